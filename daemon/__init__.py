@@ -1,0 +1,1 @@
+"""MF-MJT daemon (imports as mfmjt_daemon)."""
