@@ -1,0 +1,172 @@
+"""MeanFlow (Geng et al., arXiv 2505.13447) in the project's convention.
+
+The model predicts the average velocity u(z_t, r, t) over [r, t]. The MeanFlow identity
+u = v - (t - r) du/dt, with the total derivative du/dt = v . d_z u + d_t u, gives a regression
+target from one forward-mode JVP with tangents (v, 0, 1) for (z, r, t). The target is held fixed
+(stop-gradient), so the JVP runs without autograd: one extra forward, no double backward
+(py-meanflow's "alternative to compilation"). One-step sampling is x = eps - u(eps, 0, 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from mfmjt_core.flows.flow_matching import integrate
+from mfmjt_core.flows.guidance import Guidance
+from mfmjt_core.flows.paths import draw_noise, expand_like, interpolate, sample_t_r, velocity
+
+
+@contextlib.contextmanager
+def _replay_rng(device: torch.device, cpu_state: torch.Tensor, cuda_state: torch.Tensor | None):
+    """Run a block with the RNG as it was before the forward (identical dropout masks), then
+    leave the global streams where the forward left them."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.set_rng_state(cpu_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state(cuda_state, device)
+        yield
+
+
+def _jvp_context(device: torch.device, fp32: bool):
+    stack = contextlib.ExitStack()
+    # Flash / memory-efficient attention kernels have no forward-mode AD (pytorch #128971).
+    stack.enter_context(sdpa_kernel(SDPBackend.MATH))
+    if fp32:
+        stack.enter_context(torch.autocast(device_type=device.type, enabled=False))
+    return stack
+
+
+def guided_velocity(
+    model: Callable[..., torch.Tensor],
+    z: torch.Tensor,
+    t: torch.Tensor,
+    v: torch.Tensor,
+    cond: Mapping[str, torch.Tensor],
+    uncond: Mapping[str, torch.Tensor],
+    *,
+    omega: float,
+    kappa: float,
+    interval: tuple[float, float],
+    guided_rows: torch.Tensor | None,
+) -> torch.Tensor:
+    """Training-time CFG folded into the target (method.md 2.5), without gradient:
+
+    v~ = omega v + kappa u(z, t, t | c) + (1 - omega - kappa) u(z, t, t | empty), effective
+    scale omega / (1 - kappa). Rows outside `interval` or not in `guided_rows` keep plain v;
+    callers must leave rows whose conditions they dropped out of `guided_rows` (cloning the
+    conditions before dropping: MeanAudio aliased them and pulled dropped rows toward u_uncond).
+    """
+    with torch.no_grad():
+        both = {k: torch.cat([cond[k], uncond[k].expand_as(cond[k])]) for k in cond}
+        u_c, u_u = model(torch.cat([z, z]), torch.cat([t, t]), torch.cat([t, t]), **both).chunk(2)
+        target = omega * v + kappa * u_c + (1 - omega - kappa) * u_u
+        rows = (t >= interval[0]) & (t <= interval[1])
+        if guided_rows is not None:
+            rows = rows & guided_rows
+        return torch.where(expand_like(rows, v), target, v)
+
+
+def meanflow_target(
+    u_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    z: torch.Tensor,
+    r: torch.Tensor,
+    t: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    fp32: bool = True,
+) -> torch.Tensor:
+    """sg(v - (t - r) du/dt), du/dt from one JVP of u_fn(z, r, t) with tangents (v, 0, 1).
+
+    Runs without autograd; with `fp32` the JVP runs in float32 outside autocast (bf16 JVPs are
+    a known source of NaNs, method.md 2.8).
+    """
+    with torch.no_grad(), _jvp_context(z.device, fp32):
+        dtype = torch.float32 if fp32 and z.dtype in (torch.float16, torch.bfloat16) else z.dtype
+        primals = (z.to(dtype), r.to(dtype), t.to(dtype))
+        tangents = (v.to(dtype), torch.zeros_like(primals[1]), torch.ones_like(primals[2]))
+        _, dudt = torch.func.jvp(u_fn, primals, tangents)
+    h = expand_like((t - r).clamp(0.0, 1.0), v).to(dudt.dtype)
+    return (v.to(dudt.dtype) - h * dudt).detach()
+
+
+def meanflow_loss(
+    model: Callable[..., torch.Tensor],
+    x: torch.Tensor,
+    *,
+    cond: Mapping[str, torch.Tensor] | None = None,
+    noise: torch.Tensor | None = None,
+    t: torch.Tensor | None = None,
+    r: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    mu: float = -0.4,
+    sigma: float = 1.0,
+    equal_fraction: float = 0.75,
+    weight_p: float = 1.0,
+    weight_c: float = 1e-3,
+    omega: float | None = None,
+    kappa: float = 0.0,
+    interval: tuple[float, float] = (0.0, 1.0),
+    uncond: Mapping[str, torch.Tensor] | None = None,
+    guided_rows: torch.Tensor | None = None,
+    jvp_fp32: bool = True,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """MeanFlow loss for a batch of data x (B, ...) and its conditions.
+
+    (t, r) come from `sample_t_r` unless given; `omega` switches on CFG folded into the target
+    (needs `uncond`). Adaptive weighting: per-sample mean squared error L, loss = mean(sg(w) L)
+    with w = 1 / (L + c)^p. Returns the loss and stats: `raw_mse` (unweighted) and
+    `frac_r_neq_t`.
+    """
+    cond = dict(cond or {})
+    noise = draw_noise(x, generator) if noise is None else noise
+    if t is None or r is None:
+        t, r = sample_t_r(
+            x.shape[0], mu=mu, sigma=sigma, equal_fraction=equal_fraction, generator=generator, device=x.device
+        )
+    z = interpolate(x, noise, t)
+    v = velocity(x, noise)
+    if omega is not None:
+        if uncond is None:
+            raise ValueError("folded CFG (omega) needs `uncond` conditions")
+        v = guided_velocity(
+            model, z, t, v, cond, uncond, omega=omega, kappa=kappa, interval=interval, guided_rows=guided_rows
+        )
+
+    def u_fn(z_: torch.Tensor, r_: torch.Tensor, t_: torch.Tensor) -> torch.Tensor:
+        return model(z_, r_, t_, **cond)
+
+    cpu_state = torch.get_rng_state()
+    cuda_state = torch.cuda.get_rng_state(x.device) if x.device.type == "cuda" else None
+    u_pred = u_fn(z, r, t)
+    with _replay_rng(x.device, cpu_state, cuda_state):
+        target = meanflow_target(u_fn, z, r, t, v, fp32=jvp_fp32)
+
+    err = (u_pred.float() - target).pow(2).flatten(1).mean(1)  # (B,)
+    weight = 1.0 / (err.detach() + weight_c).pow(weight_p)
+    loss = (weight * err).mean()
+    stats = {
+        "loss": loss.item(),
+        "raw_mse": err.mean().item(),
+        "frac_r_neq_t": (r != t).float().mean().item(),
+    }
+    return loss, stats
+
+
+def sample(
+    model: Callable[..., torch.Tensor],
+    noise: torch.Tensor,
+    *,
+    steps: int = 1,
+    cond: Mapping[str, torch.Tensor] | None = None,
+    guidance: Guidance | None = None,
+) -> torch.Tensor:
+    """MeanFlow sampling on a uniform grid from 1 to 0: z <- z - (t_i - t_{i+1}) u(z, t_{i+1}, t_i).
+
+    One step is x = eps - u(eps, 0, 1). Guidance, if given, is applied at every step.
+    """
+    return integrate(model, noise, steps=steps, average=True, cond=cond, guidance=guidance)
