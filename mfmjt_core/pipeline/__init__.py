@@ -1,0 +1,1 @@
+"""Generation pipeline: a video range or a prompt in, audio out."""

@@ -1,0 +1,1 @@
+"""Training: one loop for flow matching and MeanFlow, recipes, checkpoints."""

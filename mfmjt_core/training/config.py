@@ -1,0 +1,101 @@
+"""Training configuration as frozen dataclasses, overridable from the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    kind: Literal["fm", "meanflow"] = "meanflow"
+    # (t, r) sampling: logit-normal(mu, sigma); share of rows with r = t (plain flow matching)
+    mu: float = -0.4
+    sigma: float = 1.0
+    equal_fraction: float = 0.75
+    # adaptive loss weight 1 / (L + c)^p
+    weight_p: float = 1.0
+    weight_c: float = 1e-3
+    # optional CFG folded into the MeanFlow target (None: off)
+    omega: float | None = None
+    kappa: float = 0.0
+    interval: tuple[float, float] = (0.0, 1.0)
+    jvp_fp32: bool = True
+    derivative: Literal["jvp", "fd"] = "jvp"  # du/dt by forward-mode AD or central difference
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    decay: Literal["constant", "cosine"] = "cosine"
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 16  # global batch, split across processes
+    seed: int = 0
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    null_video: float = 0.1  # probability of dropping the video conditions of a row
+    null_text: float = 0.1
+    precision: Literal["fp32", "bf16"] = "fp32"
+    log_every: int = 10
+    checkpoint_every: int = 200
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        objective = dict(data.pop("objective", {}))
+        if "interval" in objective:
+            objective["interval"] = tuple(objective["interval"])
+        optim = dict(data.pop("optim", {}))
+        if "betas" in optim:
+            optim["betas"] = tuple(optim["betas"])
+        return cls(objective=ObjectiveConfig(**objective), optim=OptimConfig(**optim), **data)
+
+
+def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """`["steps=500", "optim.lr=1e-4", "objective.kind=fm"]` -> a new config (types kept)."""
+    data = dataclasses.asdict(config)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} is not KEY=VALUE")
+        node, parts = data, key.split(".")
+        for part in parts[:-1]:
+            if part not in node or not isinstance(node[part], dict):
+                raise ValueError(f"unknown config field {key!r}")
+            node = node[part]
+        if parts[-1] not in node:
+            raise ValueError(f"unknown config field {key!r}")
+        node[parts[-1]] = _parse_like(raw, node[parts[-1]])
+    return TrainConfig.from_dict(data)
+
+
+def _parse_like(raw: str, current: Any) -> Any:
+    if raw.lower() in ("none", "null"):
+        return None
+    if isinstance(current, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, float) or current is None:
+        try:
+            return float(raw)
+        except ValueError:
+            return raw
+    if isinstance(current, (tuple, list)):
+        return tuple(float(x) for x in raw.split(","))
+    return raw

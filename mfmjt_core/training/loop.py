@@ -1,0 +1,208 @@
+"""One training loop for flow matching and MeanFlow, on one process or many (torchrun, DDP).
+
+The task supplies the model, the data of given global row indices, and the loss; the loop owns
+optimisation, EMA, mixed precision, logging, checkpoints and exact resume. The data position is
+the step itself (rows of step s are s * batch .. s * batch + batch - 1) and every random draw is
+seeded by (seed, step, row), so resuming replays an uninterrupted run exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from mfmjt_core.training.config import ObjectiveConfig, TrainConfig
+from mfmjt_core.training.draws import Draws, draw
+
+
+class TrainTask(Protocol):
+    model: nn.Module  # every trainable module (network and any trained encoders)
+
+    def latent_shape(self) -> Sequence[int]: ...
+
+    def batch(self, indices: Sequence[int], device: torch.device) -> Any: ...
+
+    def loss(
+        self, forward_model: nn.Module, jvp_model: nn.Module, batch: Any, draws: Draws, objective: ObjectiveConfig
+    ) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+    def export(self, state_dict: dict[str, torch.Tensor], path: Path) -> None: ...
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> Dist:
+    """Join the process group torchrun describes in the environment (nothing to do alone)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Dist()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+class EMA:
+    """Exponential moving average of parameters (buffers copied)."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))  # short warm-up: early weights fade fast
+        for s, p in zip(self.shadow.parameters(), model.parameters()):
+            s.lerp_(p.detach(), 1 - decay)
+        for s, b in zip(self.shadow.buffers(), model.buffers()):
+            s.copy_(b)
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    o = config.optim
+    if step < o.warmup_steps:
+        return o.lr * (step + 1) / o.warmup_steps
+    if o.decay == "constant":
+        return o.lr
+    progress = (step - o.warmup_steps) / max(1, config.steps - o.warmup_steps)
+    return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def _format_eta(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def print_progress(record: dict) -> None:
+    print(
+        f"step {record['step']}/{record['steps']}  loss {record['loss']:.4f}  mse {record['raw_mse']:.4f}  "
+        f"lr {record['lr']:.2e}  {record['samples_per_s']:.1f} samples/s  ETA {_format_eta(record['eta_s'])}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def train(
+    task: TrainTask,
+    config: TrainConfig,
+    out_dir: str | Path,
+    *,
+    device: str | torch.device = "cpu",
+    resume: bool = True,
+    progress: Callable[[dict], None] | None = print_progress,
+    stop_after: int | None = None,
+) -> Path:
+    """Train to `config.steps` (or `stop_after` steps, for tests of resume); returns the export path."""
+    device = torch.device(device)
+    dist = init_distributed(device)
+    if device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+        torch.cuda.set_device(device)
+    if config.batch_size % dist.world:
+        raise ValueError(f"batch {config.batch_size} does not split over {dist.world} processes")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    model = task.model.to(device)
+    forward_model: nn.Module = model
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        forward_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=config.optim.lr, betas=config.optim.betas, weight_decay=config.optim.weight_decay)
+    ema = EMA(model, config.optim.ema_decay)
+
+    start = 0
+    state_path = out / "train_state.pt"
+    if resume and state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        ema.shadow.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        start = int(state["step"])
+    if dist.main:
+        (out / "config.json").write_text(config.to_json())
+        (out / "command.txt").write_text(" ".join(sys.argv) + "\n")
+
+    local = config.batch_size // dist.world
+    autocast = (
+        torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16" else nullcontext()
+    )
+    end = config.steps if stop_after is None else min(config.steps, start + stop_after)
+    t0, seen = time.perf_counter(), 0
+    window: dict[str, list[float]] = {}  # stats since the last log line, averaged when logged
+    log = open(out / "log.jsonl", "a") if dist.main else None
+    try:
+        for step in range(start, end):
+            rows = range(step * config.batch_size + dist.rank * local, step * config.batch_size + (dist.rank + 1) * local)
+            batch = task.batch(rows, device)
+            draws = draw(rows, step=step, seed=config.seed, shape=task.latent_shape(), objective=config.objective,
+                         null_video=config.null_video, null_text=config.null_text).to(device)
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(step, config)
+            model.train()
+            with autocast:
+                loss, stats = task.loss(forward_model, model, batch, draws, config.objective)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
+            opt.step()
+            ema.update(model, step)
+            seen += config.batch_size
+            done = step + 1
+            for key, value in {**stats, "grad_norm": float(grad_norm)}.items():
+                window.setdefault(key, []).append(value)
+            if dist.main and (done % config.log_every == 0 or done == end):
+                elapsed = time.perf_counter() - t0
+                record = {
+                    "step": done, "steps": config.steps, "lr": opt.param_groups[0]["lr"],
+                    "samples_per_s": seen / elapsed, "eta_s": (config.steps - done) * elapsed / max(1, done - start),
+                    **{key: sum(values) / len(values) for key, values in window.items()},
+                }
+                window.clear()
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                if progress is not None:
+                    progress(record)
+            if dist.main and (done % config.checkpoint_every == 0 or done == end):
+                _save_state(state_path, model, ema, opt, done)
+    finally:
+        if log is not None:
+            log.close()
+    export = out / "model.safetensors"
+    if dist.main and end == config.steps:
+        task.export(ema.shadow.state_dict(), export)
+    if dist.world > 1:
+        torch.distributed.barrier()
+    return export
+
+
+def _save_state(path: Path, model: nn.Module, ema: EMA, opt: torch.optim.Optimizer, step: int) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "ema": ema.shadow.state_dict(), "optimizer": opt.state_dict(),
+                "step": step}, tmp)
+    os.replace(tmp, path)  # a crash mid-write never leaves a broken checkpoint
