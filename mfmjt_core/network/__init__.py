@@ -14,16 +14,21 @@ STALE_KEYS = ("t_embed.freqs", "latent_rot", "clip_rot")
 
 
 def build_network(
-    variant: str | NetworkConfig, *, device: torch.device | str | None = None, **overrides
+    variant: str | NetworkConfig,
+    *,
+    device: torch.device | str | None = None,
+    generator: torch.Generator | None = None,
+    **overrides,
 ) -> MMDiT:
-    """Build a variant by name or config; `device="meta"` builds without allocating memory."""
+    """Build a variant by name or config; `device="meta"` builds without allocating memory;
+    `generator` makes the initial weights reproducible."""
     import dataclasses
 
     config = get_config(variant)
     if overrides:
         config = dataclasses.replace(config, **overrides)
     with torch.device(device) if device is not None else _nullcontext():
-        return MMDiT(config)
+        return MMDiT(config, generator=generator)
 
 
 class _nullcontext:

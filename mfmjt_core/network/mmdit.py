@@ -38,7 +38,7 @@ class ProjectedConditions(NamedTuple):
 
 
 class MMDiT(nn.Module):
-    def __init__(self, config: NetworkConfig) -> None:
+    def __init__(self, config: NetworkConfig, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.config = config
         c, d = config, config.hidden_dim
@@ -73,19 +73,31 @@ class MMDiT(nn.Module):
         self.empty_string_feat = nn.Parameter(torch.zeros(c.text_seq_len, c.text_dim), requires_grad=False)
         self.empty_clip_feat = nn.Parameter(torch.zeros(1, c.clip_dim))
         self.empty_sync_feat = nn.Parameter(torch.zeros(1, c.sync_dim))
-        self.reset_parameters()
+        self.reset_parameters(generator)
 
-    def reset_parameters(self) -> None:
-        """DiT-style init: Xavier linears, small time MLPs, every modulation and output at zero."""
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """DiT-style init: Xavier linears, small time MLPs, every modulation and output at zero.
+
+        Convolutions keep PyTorch's default init unless a generator is given, in which case
+        every random draw comes from it (reproducible models without global seeding).
+        """
+        if self.latent_mean.is_meta:
+            return  # shapes only
         for m in self.modules():
             if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
+                nn.init.xavier_uniform_(m.weight, generator=generator)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Conv1d) and generator is not None:
+                bound = 1.0 / (m.in_channels * m.kernel_size[0]) ** 0.5
+                m.weight.uniform_(-bound, bound, generator=generator)
+                if m.bias is not None:
+                    m.bias.uniform_(-bound, bound, generator=generator)
         for emb in (self.t_embed, self.h_embed):
             if emb is not None:
-                nn.init.normal_(emb.mlp[0].weight, std=0.02)
-                nn.init.normal_(emb.mlp[2].weight, std=0.02)
+                nn.init.normal_(emb.mlp[0].weight, std=0.02, generator=generator)
+                nn.init.normal_(emb.mlp[2].weight, std=0.02, generator=generator)
         if self.h_embed is not None:
             # h_embed starts at exactly zero: a flow-matching checkpoint is unchanged at r = t.
             nn.init.zeros_(self.h_embed.mlp[2].weight)
