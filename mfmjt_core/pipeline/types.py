@@ -47,7 +47,7 @@ class GenerateRequest:
     prompt: str = ""
     negative_prompt: str = ""
     seed: int | None = None  # None: a fresh random seed, reported in the result
-    steps: int = 1
+    steps: int | None = None  # None: the model's default (1 for MeanFlow models)
     guidance: float | None = None  # None: the model's default scale
     rescale: str | None = None  # guidance mode: none | plain | zero_star | std; None: default
     variations: int = 1
@@ -55,7 +55,7 @@ class GenerateRequest:
     channels: int = 1
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.steps > 1000:
+        if self.steps is not None and not 1 <= self.steps <= 1000:
             raise ValueError("steps must be between 1 and 1000")
         if self.variations < 1 or self.variations > 16:
             raise ValueError("variations must be between 1 and 16")

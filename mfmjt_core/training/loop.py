@@ -32,7 +32,7 @@ class TrainTask(Protocol):
 
     def latent_shape(self) -> Sequence[int]: ...
 
-    def batch(self, indices: Sequence[int], device: torch.device) -> Any: ...
+    def batch(self, indices: Sequence[int]) -> Any: ...  # CPU tensors; may run in worker processes
 
     def loss(
         self, forward_model: nn.Module, jvp_model: nn.Module, batch: Any, draws: Draws, objective: ObjectiveConfig
@@ -114,6 +114,7 @@ def train(
     resume: bool = True,
     progress: Callable[[dict], None] | None = print_progress,
     stop_after: int | None = None,
+    workers: int = 0,
 ) -> Path:
     """Train to `config.steps` (or `stop_after` steps, for tests of resume); returns the export path."""
     device = torch.device(device)
@@ -156,10 +157,11 @@ def train(
     t0, seen = time.perf_counter(), 0
     window: dict[str, list[float]] = {}  # stats since the last log line, averaged when logged
     log = open(out / "log.jsonl", "a") if dist.main else None
+    data = _StepBatches(task, start, end, config.batch_size, dist.rank, local)
     try:
-        for step in range(start, end):
-            rows = range(step * config.batch_size + dist.rank * local, step * config.batch_size + (dist.rank + 1) * local)
-            batch = task.batch(rows, device)
+        for step, batch in zip(range(start, end), _batches(data, workers)):
+            rows = data.rows(step)
+            batch = to_device(batch, device)
             draws = draw(rows, step=step, seed=config.seed, shape=task.latent_shape(), objective=config.objective,
                          null_video=config.null_video, null_text=config.null_text).to(device)
             for group in opt.param_groups:
@@ -199,6 +201,42 @@ def train(
     if dist.world > 1:
         torch.distributed.barrier()
     return export
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)) and batch and isinstance(batch[0], torch.Tensor):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Item k = this process's rows of step `start + k`; lets DataLoader workers prefetch."""
+
+    def __init__(self, task: TrainTask, start: int, end: int, batch: int, rank: int, local: int) -> None:
+        self.task, self.start, self.end, self.batch, self.rank, self.local = task, start, end, batch, rank, local
+
+    def rows(self, step: int) -> range:
+        first = step * self.batch + self.rank * self.local
+        return range(first, first + self.local)
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def __getitem__(self, k: int):
+        return self.task.batch(self.rows(self.start + k))
+
+
+def _batches(data: _StepBatches, workers: int):
+    if workers <= 0:
+        return (data[k] for k in range(len(data)))
+    loader = torch.utils.data.DataLoader(
+        data, batch_size=None, shuffle=False, num_workers=workers, prefetch_factor=4, persistent_workers=False
+    )
+    return iter(loader)
 
 
 def _save_state(path: Path, model: nn.Module, ema: EMA, opt: torch.optim.Optimizer, step: int) -> None:

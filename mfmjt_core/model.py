@@ -1,0 +1,117 @@
+"""A complete generative model: conditioning encoders + MM-DiT + audio codec, with its spec.
+
+`ModelSpec` is the JSON-able description stored in our model files; `AudioModel` holds the
+three parts. Only the encoders and the network are `nn.Module` children (they are what a model
+file stores); the codec is kept beside them because its weights, if any, are published files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mfmjt_core.codec.base import AudioCodec
+from mfmjt_core.encoders.base import EncoderSet
+from mfmjt_core.modelfile import read_model, save_model
+from mfmjt_core.network import NetworkConfig
+from mfmjt_core.network.mmdit import MMDiT
+
+
+@dataclass(frozen=True)
+class SamplingDefaults:
+    steps: int = 1
+    guidance: float = 2.0
+    rescale: str = "zero_star"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    network: NetworkConfig
+    encoders: dict  # {"kind": "small", "config": {...}}
+    codec: dict  # {"kind": "mel", "config": {...}}
+    window_s: float = 8.0  # the duration the model was trained on; longer ranges are windowed
+    objective: str = "meanflow"
+    defaults: SamplingDefaults = field(default_factory=SamplingDefaults)
+    training: dict = field(default_factory=dict)  # free-form record: recipe, command, seed
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["network"] = self.network.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelSpec:
+        data = dict(data)
+        data["network"] = NetworkConfig.from_dict(data["network"])
+        data["defaults"] = SamplingDefaults(**data.get("defaults", {}))
+        return cls(**data)
+
+
+def build_encoders(spec: dict, generator: torch.Generator | None = None) -> EncoderSet:
+    kind = spec.get("kind")
+    if kind == "small":
+        from mfmjt_core.encoders.small import SmallEncoderConfig, SmallEncoders
+
+        return SmallEncoders.create(SmallEncoderConfig.from_dict(spec.get("config", {})), generator=generator)
+    raise ValueError(f"unknown encoder kind {kind!r}")
+
+
+def build_codec(spec: dict) -> AudioCodec:
+    kind = spec.get("kind")
+    if kind == "mel":
+        from mfmjt_core.codec.mel_codec import MelCodec, MelCodecConfig
+
+        return MelCodec(MelCodecConfig(**spec.get("config", {})))
+    raise ValueError(f"unknown codec kind {kind!r}")
+
+
+class AudioModel(nn.Module):
+    def __init__(self, spec: ModelSpec, encoders: EncoderSet, net: MMDiT, codec: AudioCodec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.encoders = encoders
+        self.net = net
+        self._codec = (codec,)  # a tuple keeps it out of the module tree and the state dict
+
+    @property
+    def codec(self) -> AudioCodec:
+        return self._codec[0]
+
+    @classmethod
+    def create(cls, spec: ModelSpec, *, generator: torch.Generator | None = None) -> AudioModel:
+        """Freshly initialised (from `generator` when given, for reproducible models)."""
+        return cls(spec, build_encoders(spec.encoders, generator), MMDiT(spec.network, generator=generator),
+                   build_codec(spec.codec))
+
+    def forward(self, latent, t, clip_f, sync_f, text_f, h=None) -> torch.Tensor:
+        """The network's velocity; lets training wrap the whole model (encoders included) in DDP."""
+        return self.net(latent, t, clip_f, sync_f, text_f, h=h)
+
+    def _apply(self, fn, recurse: bool = True):
+        super()._apply(fn, recurse)
+        if isinstance(self.codec, nn.Module):
+            self.codec._apply(fn)
+        return self
+
+    # -- files --------------------------------------------------------------------------------
+
+    def save(self, path: str | Path, *, dtype: torch.dtype | None = None) -> Path:
+        tensors = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
+                   for k, v in self.state_dict().items()}
+        return save_model(path, tensors, self.spec.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | torch.device = "cpu") -> AudioModel:
+        from mfmjt_core.weights.loading import load_strict
+
+        tensors, config = read_model(path)
+        model = cls.create(ModelSpec.from_dict(config))
+        state = model.state_dict()
+        tensors = {k: v.to(state[k].dtype) if k in state else v for k, v in tensors.items()}
+        load_strict(model, tensors, what=f"model file {path}")
+        return model.to(device).eval()

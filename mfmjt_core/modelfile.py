@@ -1,0 +1,52 @@
+"""The project's own checkpoint format: safetensors with a JSON config in the metadata.
+
+Nothing is unpickled: a model file is tensors plus one JSON document, so loading a file from
+anywhere runs no code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from mfmjt_core.errors import WeightsError
+
+FORMAT = "mfmjt-model/1"
+
+
+def save_model(path: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict) -> Path:
+    """Write atomically (temporary file in the same folder, then rename)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp,
+                  metadata={"format": FORMAT, "config": json.dumps(config)})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_model(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, config) of a model file, or WeightsError saying what is wrong with it."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            if metadata.get("format") != FORMAT:
+                raise WeightsError(f"{path} is not an MF-MJT model file (format {metadata.get('format')!r})")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        return tensors, json.loads(metadata["config"])
+    except (SafetensorError, OSError, ValueError, KeyError) as exc:
+        raise WeightsError(f"cannot read model file {path}: {exc}") from exc

@@ -1,0 +1,230 @@
+"""`Generator`: a video range and/or a prompt in, audio out, in one network step by default.
+
+Stages: probe and decode the range (8 fps frames for the CLIP-like stream, 25 fps for sync),
+encode (cached per range), sample the latent with MeanFlow (or Euler for flow-matching models)
+under guidance, decode to a waveform, stitch windows, resample, fit the exact range length.
+Per-request state lives in local values; the loaded model is never mutated, so one Generator
+serves requests one after another from any thread (one at a time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import mfmjt_core
+from mfmjt_core.errors import MediaError, MissingWeightsError, ResourceError, UnknownModelError
+from mfmjt_core.flows import Guidance, sample, sample_euler
+from mfmjt_core.model import AudioModel
+from mfmjt_core.network.adapter import AverageVelocity
+from mfmjt_core.pipeline.frames import decode_for_encoders
+from mfmjt_core.pipeline.features import FeatureCache, content_fingerprint, feature_key
+from mfmjt_core.pipeline.types import CancelToken, GenerateRequest, GenerationResult, ProgressCallback
+from mfmjt_core.pipeline.windows import plan_windows, stitch
+
+EMBEDDED_MODEL = Path(mfmjt_core.__file__).parent / "assets" / "mfmjt-tiny-synth.safetensors"
+TEST_MODEL = "tiny-random"
+WINDOW_OVERLAP_S = 1.0
+
+
+def _noop(stage: str, fraction: float) -> None:
+    pass
+
+
+class Generator:
+    def __init__(
+        self,
+        model: AudioModel,
+        *,
+        name: str | None = None,
+        device: str | torch.device = "cpu",
+        cache: FeatureCache | None = None,
+        max_duration: float = 600.0,
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.name = name or model.spec.name
+        self.cache = cache if cache is not None else FeatureCache()
+        self.max_duration = max_duration
+        digest = hashlib.sha256()
+        for key, value in sorted(model.encoders.state_dict().items()):
+            digest.update(key.encode())
+            digest.update(value.detach().cpu().float().numpy().tobytes())
+        self.encoder_id = f"{model.spec.name}:{model.encoders.name}:{digest.hexdigest()[:16]}"
+
+    # -- loading ------------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls, name_or_path: str | Path | None = None, *, device: str = "cpu", cache_dir: str | Path | None = None
+    ) -> Generator:
+        """None: the embedded default; "tiny-random": a small random model for tests and
+        benchmarks; a path: one of our model files."""
+        cache = FeatureCache(cache_dir) if cache_dir is not None else None
+        if name_or_path is None:
+            if not EMBEDDED_MODEL.exists():
+                raise MissingWeightsError(
+                    f"the embedded default model is missing ({EMBEDDED_MODEL}); build it with "
+                    "`mfmjt train tiny-synth --install`"
+                )
+            return cls(AudioModel.load(EMBEDDED_MODEL), name="mfmjt-tiny-synth (embedded)", device=device, cache=cache)
+        if str(name_or_path) == TEST_MODEL:
+            from mfmjt_core.training.recipes import tiny_random_spec
+
+            g = torch.Generator().manual_seed(0)
+            model = AudioModel.create(tiny_random_spec(), generator=g)
+            with torch.no_grad():  # wake the zero-initialised modulations so conditions matter
+                for p in model.net.parameters():
+                    if p.requires_grad and not p.any():
+                        p.normal_(0.0, 0.05, generator=g)
+            return cls(model, name=TEST_MODEL, device=device, cache=cache)
+        path = Path(name_or_path)
+        if path.suffix == ".safetensors" or path.exists():
+            if not path.exists():
+                raise MissingWeightsError(f"no model file at {path}")
+            return cls(AudioModel.load(path), name=path.stem, device=device, cache=cache)
+        raise UnknownModelError(
+            f"unknown model {name_or_path!r}: give a .safetensors file, {TEST_MODEL!r}, or nothing for the "
+            "embedded default (`mfmjt models` lists published bundles)"
+        )
+
+    def describe(self) -> dict:
+        spec = self.model.spec
+        return {
+            "name": self.name,
+            "native_sample_rate": self.model.codec.sample_rate,
+            "window_s": spec.window_s,
+            "objective": spec.objective,
+            "modalities": ["video", "text"],
+            "defaults": {"steps": spec.defaults.steps, "guidance": spec.defaults.guidance,
+                         "rescale": spec.defaults.rescale},
+            "device": str(self.device),
+        }
+
+    # -- generation ---------------------------------------------------------------------------
+
+    def generate(self, *, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                 **request) -> GenerationResult:
+        """Keyword form of `run`: the same fields as `GenerateRequest`."""
+        if request.get("video") is not None:
+            request["video"] = Path(request["video"])
+        return self.run(GenerateRequest(**request), progress=progress, cancel=cancel)
+
+    def run(self, request: GenerateRequest, *, progress: ProgressCallback | None = None,
+            cancel: CancelToken | None = None) -> GenerationResult:
+        progress = progress or _noop
+        cancel = cancel or CancelToken()
+        timings: dict[str, float] = {}
+        start, length = self._resolve_range(request, timings)
+        windows = plan_windows(length, self.model.spec.window_s, WINDOW_OVERLAP_S)
+        base_seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+        seeds = tuple(base_seed + k for k in range(request.variations))
+
+        with torch.no_grad():
+            text_f, uncond_text_f = self._text(request, timings)
+            pieces = []
+            for w in windows:
+                cancel.raise_if_cancelled()
+                clip_f, sync_f = self._video_features(request, start + w.start, w.duration, timings)
+                progress("encode", (w.index + 0.5) / len(windows))
+                cancel.raise_if_cancelled()
+                pieces.append(self._sample_window(w, clip_f, sync_f, text_f, uncond_text_f, seeds, request, timings))
+                progress("sample", (w.index + 1) / len(windows))
+        cancel.raise_if_cancelled()
+        native = self.model.codec.sample_rate
+        audio = stitch(pieces, windows, native, round(length * native))
+        t0 = time.perf_counter()
+        from mfmjt_core.media import fit_length, resample
+
+        audio = fit_length(resample(audio, native, request.sample_rate), round(length * request.sample_rate))
+        audio = np.repeat(audio[:, None, :], request.channels, axis=1)  # (V, C, N): mono model
+        timings["resample"] = time.perf_counter() - t0
+        progress("resample", 1.0)
+        return GenerationResult(
+            audio=np.ascontiguousarray(audio, dtype=np.float32), sample_rate=request.sample_rate, seeds=seeds,
+            model=self.name, timings=timings, start=start, duration=length,
+        )
+
+    def _resolve_range(self, request: GenerateRequest, timings: dict) -> tuple[float, float]:
+        if request.video is None:
+            start, length = 0.0, float(request.duration)
+        else:
+            from mfmjt_core.media import probe
+
+            t0 = time.perf_counter()
+            info = probe(request.video)
+            timings["probe"] = time.perf_counter() - t0
+            if not info.has_video:
+                raise MediaError(f"{request.video} has no video stream")
+            start = 0.0 if request.start is None else float(request.start)
+            end = info.duration_s if request.end is None else float(request.end)
+            if end <= start:
+                raise MediaError(f"empty range: end {end:.3f} s is not after start {start:.3f} s")
+            if start < 0 or start >= info.duration_s:
+                raise MediaError(f"range start {start:.3f} s is outside the video (0 to {info.duration_s:.3f} s)")
+            length = end - start
+        if length > self.max_duration:
+            raise ResourceError(f"range of {length:.1f} s is longer than this daemon allows ({self.max_duration:.0f} s)")
+        return start, length
+
+    def _text(self, request: GenerateRequest, timings: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        t0 = time.perf_counter()
+        net, enc = self.model.net, self.model.encoders
+        empty = net.empty_string_feat.unsqueeze(0)
+        text_f = enc.encode_text([request.prompt]) if request.prompt.strip() else empty
+        negative = enc.encode_text([request.negative_prompt]) if request.negative_prompt.strip() else empty
+        timings["encode_text"] = time.perf_counter() - t0
+        return text_f.to(self.device), negative.to(self.device)
+
+    def _video_features(self, request: GenerateRequest, start: float, duration: float, timings: dict):
+        enc, net = self.model.encoders, self.model.net
+        shapes = enc.feature_shapes(duration)
+        if request.video is None:
+            return (net.empty_clip_feat.unsqueeze(0).expand(1, shapes.clip[0], -1),
+                    net.empty_sync_feat.unsqueeze(0).expand(1, shapes.sync[0], -1))
+        key = feature_key(content_fingerprint(request.video), start, start + duration, self.encoder_id)
+
+        def compute() -> dict[str, torch.Tensor]:
+            t0 = time.perf_counter()
+            frames8, frames25 = decode_for_encoders(enc, request.video, start, start + duration)
+            t1 = time.perf_counter()
+            clip_f, sync_f = enc.encode_video(frames8[None], frames25[None])
+            timings["decode_video"] = timings.get("decode_video", 0.0) + t1 - t0
+            timings["encode_video"] = timings.get("encode_video", 0.0) + time.perf_counter() - t1
+            return {"clip_f": clip_f[0], "sync_f": sync_f[0]}
+
+        feats = self.cache.get(key, compute)
+        return feats["clip_f"][None].to(self.device), feats["sync_f"][None].to(self.device)
+
+    def _sample_window(self, w, clip_f, sync_f, text_f, uncond_text_f, seeds, request, timings) -> np.ndarray:
+        model, spec = self.model, self.model.spec
+        codec, net = model.codec, model.net
+        n = codec.num_latents(w.duration)
+        v = len(seeds)
+        noise = torch.stack([
+            torch.randn(n, codec.latent_dim, generator=torch.Generator().manual_seed(s * 1_000_003 + w.index))
+            for s in seeds
+        ]).to(self.device)
+        cond = {"clip_f": clip_f.expand(v, -1, -1), "sync_f": sync_f.expand(v, -1, -1),
+                "text_f": text_f.expand(v, -1, -1)}
+        scale = spec.defaults.guidance if request.guidance is None else request.guidance
+        mode = spec.defaults.rescale if request.rescale is None else request.rescale
+        guidance = None
+        if mode != "none" and scale != 1.0:
+            uncond = net.empty_conditions(v, clip_f.shape[1], sync_f.shape[1], negative_text_f=uncond_text_f)
+            guidance = Guidance(scale=scale, mode=mode, uncond=uncond)
+        u = AverageVelocity(net)
+        t0 = time.perf_counter()
+        sampler = sample if spec.objective == "meanflow" else sample_euler
+        steps = spec.defaults.steps if request.steps is None else request.steps
+        x = sampler(u, noise, steps=steps, cond=cond, guidance=guidance)
+        t1 = time.perf_counter()
+        wave = codec.decode(net.unnormalize(x))
+        timings["sample"] = timings.get("sample", 0.0) + t1 - t0
+        timings["decode_audio"] = timings.get("decode_audio", 0.0) + time.perf_counter() - t1
+        return wave.float().cpu().numpy()

@@ -1,0 +1,129 @@
+"""Named training recipes: a model spec plus its stages (flow matching, then MeanFlow).
+
+The instantaneous-to-mean curriculum (method.md 2.8): learn the instantaneous velocity with
+flow matching first, then fine-tune with the MeanFlow objective (75% of rows r = t), starting
+from the flow-matching weights. Stages are plain `TrainConfig`s run by the one training loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from mfmjt_core.model import AudioModel, ModelSpec, SamplingDefaults
+from mfmjt_core.network import NetworkConfig, SequenceConfig
+from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig, apply_overrides
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    config: TrainConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    spec: ModelSpec
+    stages: tuple[Stage, ...]
+    description: str
+
+
+def tiny_synth_spec() -> ModelSpec:
+    return ModelSpec(
+        name="mfmjt-tiny-synth",
+        network=NetworkConfig(
+            name="tiny_synth", latent_dim=160, hidden_dim=128, depth=4, fused_depth=2, num_heads=4,
+            clip_dim=128, sync_dim=128, text_dim=128, time_convention="meanflow",
+            sequence=SequenceConfig(duration=8.0, sample_rate=16_000, hop_length=256),
+        ),
+        encoders={"kind": "small", "config": {"frame_size": 48, "vocab_size": 8192}},
+        codec={"kind": "mel", "config": {"n_mels": 80, "stack": 2}},
+        window_s=8.0,
+        objective="meanflow",
+        defaults=SamplingDefaults(steps=1, guidance=2.0, rescale="zero_star"),
+    )
+
+
+def tiny_random_spec() -> ModelSpec:
+    """A very small untrained model of the embedded architecture, for tests and benchmarks."""
+    return ModelSpec(
+        name="tiny-random",
+        network=NetworkConfig(
+            name="tiny_random", latent_dim=160, hidden_dim=64, depth=2, fused_depth=1, num_heads=2,
+            clip_dim=32, sync_dim=32, text_dim=32, time_convention="meanflow",
+        ),
+        encoders={"kind": "small", "config": {
+            "frame_size": 32, "clip_dim": 32, "sync_dim": 32, "text_dim": 32, "clip_channels": [8, 16, 32],
+            "sync_channels": [8, 16, 32], "text_layers": 1, "text_heads": 2, "vocab_size": 1024,
+        }},
+        codec={"kind": "mel", "config": {"n_mels": 80, "stack": 2, "griffin_lim_iters": 8}},
+        window_s=8.0,
+        defaults=SamplingDefaults(steps=1, guidance=2.0, rescale="zero_star"),
+    )
+
+
+TINY_SYNTH = Recipe(
+    name="tiny-synth",
+    spec=tiny_synth_spec(),
+    stages=(
+        Stage("fm", TrainConfig(
+            steps=1500, batch_size=16, seed=0, null_video=0.2, null_text=0.5,
+            objective=ObjectiveConfig(kind="fm", mu=0.0, sigma=1.0),
+            optim=OptimConfig(lr=1e-3, warmup_steps=100, decay="cosine", min_lr_ratio=0.2, ema_decay=0.995),
+            log_every=10, checkpoint_every=100,
+        )),
+        Stage("meanflow", TrainConfig(
+            steps=800, batch_size=16, seed=1, null_video=0.2, null_text=0.5,
+            objective=ObjectiveConfig(kind="meanflow", mu=-0.4, sigma=1.0, equal_fraction=0.75),
+            optim=OptimConfig(lr=3e-4, warmup_steps=50, decay="cosine", min_lr_ratio=0.1, ema_decay=0.995),
+            log_every=10, checkpoint_every=100,
+        )),
+    ),
+    description="the embedded default model: small encoders + MM-DiT on the procedural world",
+)
+
+RECIPES: dict[str, Recipe] = {TINY_SYNTH.name: TINY_SYNTH}
+
+
+def run_recipe(
+    recipe: Recipe,
+    out_dir: str | Path,
+    *,
+    device: str = "cpu",
+    workers: int = 0,
+    overrides: dict[str, list[str]] | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> Path:
+    """Run every stage in order; each starts from the previous stage's EMA export."""
+    from mfmjt_core.training.loop import print_progress, train
+    from mfmjt_core.training.synth_task import SynthTask
+
+    out = Path(out_dir)
+    overrides = overrides or {}
+    previous: Path | None = None
+    for stage in recipe.stages:
+        config = apply_overrides(stage.config, overrides.get(stage.name, []) + overrides.get("all", []))
+        stage_dir = out / stage.name
+        if previous is None:
+            model = AudioModel.create(recipe.spec)
+            task = SynthTask(model)
+            mean, std = task.latent_statistics()
+            with torch.no_grad():
+                model.net.latent_mean.copy_(mean.view(1, 1, -1))
+                model.net.latent_std.copy_(std.view(1, 1, -1))
+        else:
+            model = AudioModel.load(previous)
+            task = SynthTask(model)
+        spec = dataclasses.replace(recipe.spec, objective=config.objective.kind, training={
+            "recipe": recipe.name, "stage": stage.name, "steps": config.steps, "seed": config.seed,
+        })
+        model.spec = spec
+        previous = train(task, config, stage_dir, device=device, workers=workers,
+                         progress=progress or print_progress)
+    assert previous is not None
+    return previous

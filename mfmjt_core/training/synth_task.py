@@ -1,0 +1,117 @@
+"""Training the embedded default model on the procedural world (`mfmjt train tiny-synth`).
+
+Every training row is a fresh clip of the world's train split (row index = seed), made on the
+fly in ~20 ms, so there is no dataset to store and no clip is seen twice. Video is sampled by
+timestamp at 8 and 25 fps exactly as the pipeline samples decoded files, resized to the small
+encoders' frame size; audio becomes mel latents. Conditions are dropped per modality with the
+network's learned empty features, so the same model does video-to-audio, text-to-audio, both,
+and classifier-free guidance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mfmjt_core.flows import fm_loss, meanflow_loss
+from mfmjt_core.model import AudioModel, ModelSpec
+from mfmjt_core.network.adapter import AverageVelocity
+from mfmjt_core.training.config import ObjectiveConfig
+from mfmjt_core.training.draws import Draws
+
+
+def frames_at(frames: np.ndarray, fps: Fraction, target_fps: int, duration: float) -> np.ndarray:
+    """The frame shown at each instant k / target_fps in [0, duration): latest frame at or before."""
+    count = int(duration * target_fps)
+    index = np.floor(np.arange(count) * float(fps) / target_fps + 1e-9).astype(np.int64)
+    return frames[np.minimum(index, len(frames) - 1)]
+
+
+def _resize(frames: np.ndarray, size: int) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (T, size, size, 3) in [0, 1] (area filter)."""
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x, size=(size, size), mode="area")
+    return x.permute(0, 2, 3, 1)
+
+
+class SynthTask:
+    """`TrainTask` over the synthetic world for an `AudioModel` with small encoders."""
+
+    def __init__(self, model: AudioModel, *, world_config=None, first_seed: int = 0) -> None:
+        from mfmjt_core.synth.world import DEFAULT, WorldConfig
+
+        from mfmjt_core.model import build_codec
+
+        self.model = model
+        self.codec = build_codec(model.spec.codec)  # a CPU copy for data workers
+        self.world = world_config or DEFAULT
+        if not isinstance(self.world, WorldConfig):
+            raise TypeError("world_config must be a WorldConfig")
+        self.first_seed = first_seed
+        self.frame_size = model.spec.encoders.get("config", {}).get("frame_size", 64)
+        self.duration = model.spec.window_s
+        self.num_latents = self.codec.num_latents(self.duration)
+
+    def latent_shape(self) -> Sequence[int]:
+        return (self.num_latents, self.codec.latent_dim)
+
+    def clip(self, index: int):
+        from mfmjt_core.synth.world import make_clip, split_seeds
+
+        (seed,) = split_seeds("train", 1, start=self.first_seed + index)
+        return make_clip(seed, config=self.world)
+
+    def batch(self, indices: Sequence[int]) -> dict:
+        """CPU tensors of the given rows (runs in data-loader workers)."""
+        clips = [self.clip(i) for i in indices]
+        frames8 = torch.stack([_resize(frames_at(c.frames, c.fps, 8, self.duration), self.frame_size) for c in clips])
+        frames25 = torch.stack([_resize(frames_at(c.frames, c.fps, 25, self.duration), self.frame_size) for c in clips])
+        audio = torch.from_numpy(np.stack([c.audio for c in clips]))
+        with torch.no_grad():
+            latent = self.codec.encode(audio)[:, : self.num_latents]
+        return {"frames8": frames8, "frames25": frames25, "captions": [c.caption for c in clips], "latent": latent}
+
+    def conditions(self, batch: dict, draws: Draws) -> dict[str, torch.Tensor]:
+        model = self.model
+        clip_f, sync_f = model.encoders.encode_video(batch["frames8"], batch["frames25"])
+        text_f = model.encoders.encode_text(batch["captions"])
+        dv, dt = draws.drop_video.view(-1, 1, 1), draws.drop_text.view(-1, 1, 1)
+        net = model.net
+        return {
+            "clip_f": torch.where(dv, net.empty_clip_feat.expand_as(clip_f), clip_f),
+            "sync_f": torch.where(dv, net.empty_sync_feat.expand_as(sync_f), sync_f),
+            "text_f": torch.where(dt, net.empty_string_feat.expand_as(text_f), text_f),
+        }
+
+    def loss(self, forward_model, jvp_model, batch, draws: Draws, objective: ObjectiveConfig):
+        cond = self.conditions(batch, draws)
+        convention = self.model.spec.network.time_convention
+        u = AverageVelocity(forward_model, convention)
+        x = self.model.net.normalize(batch["latent"])
+        if objective.kind == "fm":
+            return fm_loss(u, x, cond=cond, noise=draws.noise, t=draws.t)
+        return meanflow_loss(
+            u, x, cond=cond, noise=draws.noise, t=draws.t, r=draws.r,
+            weight_p=objective.weight_p, weight_c=objective.weight_c, jvp_fp32=objective.jvp_fp32,
+            jvp_model=AverageVelocity(jvp_model, convention), derivative=objective.derivative,
+        )
+
+    def export(self, state_dict: dict[str, torch.Tensor], path: Path) -> None:
+        model = AudioModel.create(self.model.spec)
+        model.load_state_dict(state_dict)
+        model.save(path)
+
+    @torch.no_grad()
+    def latent_statistics(self, n: int = 64, *, offset: int = 9_000_000) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel mean and std of the codec's latents over `n` clips (far from training rows)."""
+        latents = torch.cat([
+            self.codec.encode(torch.from_numpy(self.clip(offset + i).audio)[None]) for i in range(n)
+        ])
+        flat = latents.flatten(0, 1)
+        return flat.mean(0), flat.std(0).clamp(min=1e-3)
