@@ -26,8 +26,10 @@ def test_same_seed_same_audio_and_variations_differ(generator, video):
     b = generator.generate(video=video, start=0.0, end=2.0, seed=12)
     assert a.seeds == (11, 12, 13) and a.audio.shape[0] == 3
     # variation k regenerates alone (batched and single runs differ only by float rounding)
-    assert np.corrcoef(a.audio[1].ravel(), b.audio[0].ravel())[0, 1] > 0.999
-    assert not np.allclose(a.audio[0], a.audio[1])
+    # (Griffin-Lim phase retrieval amplifies that rounding a little)
+    corr = lambda x, y: np.corrcoef(x.ravel(), y.ravel())[0, 1]  # noqa: E731
+    assert corr(a.audio[1], b.audio[0]) > 0.98
+    assert corr(a.audio[0], a.audio[1]) < 0.9
 
 
 def test_text_to_audio(generator):
