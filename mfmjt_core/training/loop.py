@@ -115,8 +115,13 @@ def train(
     progress: Callable[[dict], None] | None = print_progress,
     stop_after: int | None = None,
     workers: int = 0,
+    deadline: float | None = None,
 ) -> Path:
-    """Train to `config.steps` (or `stop_after` steps, for tests of resume); returns the export path."""
+    """Train to `config.steps`; returns the path of the exported EMA model.
+
+    `stop_after` stops after that many steps without exporting (a stand-in for a killed run);
+    `deadline` (a `time.monotonic()` value) ends training early but exports, for time-boxed runs.
+    """
     device = torch.device(device)
     dist = init_distributed(device)
     if device.type == "cuda":
@@ -190,17 +195,32 @@ def train(
                 log.flush()
                 if progress is not None:
                     progress(record)
-            if dist.main and (done % config.checkpoint_every == 0 or done == end):
+            out_of_time = deadline is not None and _agree(time.monotonic() > deadline, dist, device)
+            if dist.main and (done % config.checkpoint_every == 0 or done == end or out_of_time):
                 _save_state(state_path, model, ema, opt, done)
+            if out_of_time:
+                end = done
+                if dist.main:
+                    log.write(json.dumps({"step": done, "stopped": "deadline"}) + "\n")
+                break
     finally:
         if log is not None:
             log.close()
     export = out / "model.safetensors"
-    if dist.main and end == config.steps:
+    if dist.main and (end == config.steps or deadline is not None):
         task.export(ema.shadow.state_dict(), export)
     if dist.world > 1:
         torch.distributed.barrier()
     return export
+
+
+def _agree(flag: bool, dist: Dist, device: torch.device) -> bool:
+    """Every process takes rank 0's decision (clocks differ between processes)."""
+    if dist.world == 1:
+        return flag
+    value = torch.tensor([float(flag)], device=device)
+    torch.distributed.broadcast(value, src=0)
+    return bool(value.item())
 
 
 def to_device(batch: Any, device: torch.device) -> Any:

@@ -23,6 +23,8 @@ from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig
 class Stage:
     name: str
     config: TrainConfig
+    init_from: str | None = None  # start from this stage's export (default: the previous stage's)
+    optional: bool = False  # run only when named (e.g. a baseline for evaluation)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,14 @@ TINY_SYNTH = Recipe(
             optim=OptimConfig(lr=3e-4, warmup_steps=50, decay="cosine", min_lr_ratio=0.1, ema_decay=0.995),
             log_every=10, checkpoint_every=100,
         )),
+        # The evaluation's baseline: the same network trained with flow matching only, for as
+        # many network evaluations as the MeanFlow stage costs.
+        Stage("fm-baseline", TrainConfig(
+            steps=1600, batch_size=16, seed=2, null_video=0.2, null_text=0.5,
+            objective=ObjectiveConfig(kind="fm", mu=0.0, sigma=1.0),
+            optim=OptimConfig(lr=3e-4, warmup_steps=50, decay="cosine", min_lr_ratio=0.1, ema_decay=0.995),
+            log_every=10, checkpoint_every=100,
+        ), init_from="fm", optional=True),
     ),
     description="the embedded default model: small encoders + MM-DiT on the procedural world",
 )
@@ -98,32 +108,53 @@ def run_recipe(
     workers: int = 0,
     overrides: dict[str, list[str]] | None = None,
     progress: Callable[[dict], None] | None = None,
+    minutes: float | None = None,
+    stages: list[str] | None = None,
 ) -> Path:
-    """Run every stage in order; each starts from the previous stage's EMA export."""
+    """Run every stage in order; each starts from the previous stage's EMA export.
+
+    `minutes` time-boxes the whole recipe: each stage gets a share proportional to its steps
+    (the MeanFlow stage's steps count double: a JVP step costs about two plain ones).
+    `stages` runs a subset (e.g. to train a flow-matching-only baseline with extra steps).
+    """
+    import time
+
     from mfmjt_core.training.loop import print_progress, train
+
+    chosen = [s for s in recipe.stages if (s.name in stages if stages is not None else not s.optional)]
+    if stages is not None and len(chosen) != len(set(stages)):
+        known = ", ".join(s.name for s in recipe.stages)
+        raise ValueError(f"unknown stage in {stages}; {recipe.name} has: {known}")
+    weights = [s.config.steps * (2 if s.config.objective.kind == "meanflow" else 1) for s in chosen]
+    clock = time.monotonic()
     from mfmjt_core.training.synth_task import SynthTask
 
     out = Path(out_dir)
     overrides = overrides or {}
     previous: Path | None = None
-    for stage in recipe.stages:
+    for i, stage in enumerate(chosen):
         config = apply_overrides(stage.config, overrides.get(stage.name, []) + overrides.get("all", []))
+        deadline = None
+        if minutes is not None:
+            clock += minutes * 60 * weights[i] / sum(weights)
+            deadline = clock
         stage_dir = out / stage.name
-        if previous is None:
-            model = AudioModel.create(recipe.spec)
+        start_from = out / stage.init_from / "model.safetensors" if stage.init_from else previous
+        if not start_from:
+            model = AudioModel.create(recipe.spec, generator=torch.Generator().manual_seed(config.seed))
             task = SynthTask(model)
             mean, std = task.latent_statistics()
             with torch.no_grad():
                 model.net.latent_mean.copy_(mean.view(1, 1, -1))
                 model.net.latent_std.copy_(std.view(1, 1, -1))
         else:
-            model = AudioModel.load(previous)
+            model = AudioModel.load(start_from)
             task = SynthTask(model)
         spec = dataclasses.replace(recipe.spec, objective=config.objective.kind, training={
             "recipe": recipe.name, "stage": stage.name, "steps": config.steps, "seed": config.seed,
         })
         model.spec = spec
         previous = train(task, config, stage_dir, device=device, workers=workers,
-                         progress=progress or print_progress)
+                         progress=progress or print_progress, deadline=deadline)
     assert previous is not None
     return previous

@@ -27,7 +27,7 @@ def _fixed_eval(model, kind):
     from mfmjt_core.flows import fm_loss, meanflow_loss
 
     task, g = ToyTask(), torch.Generator().manual_seed(123)
-    x = task.batch(range(4096), "cpu")
+    x = task.batch(range(4096))
     with torch.no_grad() if kind == "fm" else torch.enable_grad():
         fn = fm_loss if kind == "fm" else meanflow_loss
         return fn(model, x, generator=g)[1]["raw_mse"]

@@ -33,9 +33,9 @@ class ToyTask:
     def latent_shape(self):
         return (2,)
 
-    def batch(self, indices, device):
+    def batch(self, indices):
         angles = torch.tensor([(i % 4) * math.pi / 2 for i in indices])
-        return torch.stack([angles.cos(), angles.sin()], dim=1).to(device) * 2
+        return torch.stack([angles.cos(), angles.sin()], dim=1) * 2
 
     def loss(self, forward_model, jvp_model, batch, draws, objective: ObjectiveConfig):
         if objective.kind == "fm":
