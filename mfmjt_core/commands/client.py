@@ -1,0 +1,109 @@
+"""`mfmjt client`: generate through a running daemon (`mfmjt serve`), for scripting."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+NAME = "client"
+HELP = "generate sound through a running daemon (same options as `generate`)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", nargs="?", help="video file (leave out for text-to-audio with --duration)")
+    parser.add_argument("-p", "--prompt", default=None, help="what it should sound like")
+    parser.add_argument("-n", "--negative-prompt", default=None, help="what it should not sound like")
+    parser.add_argument("-d", "--duration", type=float, help="seconds of audio for text-to-audio")
+    parser.add_argument("--start", type=float, help="range start in the video, seconds (default 0)")
+    parser.add_argument("--end", type=float, help="range end in the video, seconds (default: its end)")
+    parser.add_argument("--seed", type=int, help="seed of the first variation (default: random, printed)")
+    parser.add_argument("--steps", type=int, help="sampling steps (default 1)")
+    parser.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
+    parser.add_argument("--rescale", choices=["none", "plain", "zero_star", "std"], help="guidance mode")
+    parser.add_argument("--variations", type=int, help="how many takes (default 1)")
+    parser.add_argument("--sample-rate", type=int, help="output rate in Hz (default 48000)")
+    parser.add_argument("--channels", type=int, choices=[1, 2], help="1 (mono) or 2 (stereo)")
+    parser.add_argument("-o", "--output", default="out.wav", help="WAV to write; takes 2.. get _2, _3 suffixes")
+    parser.add_argument("--address", help="daemon endpoint (default $MFMJT_DAEMON or tcp://127.0.0.1:5557)")
+    parser.add_argument("--port", type=int, help="daemon port on 127.0.0.1 (instead of --address)")
+    parser.add_argument("--send", choices=["auto", "path", "bytes"], default="auto",
+                        help="send the video path (same machine) or its bytes (default: path when local)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds before re-trying (default 10)")
+    parser.add_argument("--server-key", help="daemon public key (Z85 or .key file) to use CURVE")
+    parser.add_argument("--client-key", help="this client's .key_secret file (from `mfmjt keys client`)")
+    parser.add_argument("--json", action="store_true", help="print the result's metadata as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def output_paths(output: str, count: int) -> list[Path]:
+    """out.wav for one take; out.wav, out_2.wav, ... for several."""
+    first = Path(output)
+    return [first] + [first.with_name(f"{first.stem}_{i}{first.suffix}") for i in range(2, count + 1)]
+
+
+def _exit_code(code: str) -> int:
+    from mfmjt_core import errors
+
+    stack = [errors.MfmjtError]
+    while stack:
+        cls = stack.pop()
+        if cls.code == code:
+            return cls.exit_code
+        stack.extend(cls.__subclasses__())
+    return 1
+
+
+def _progress_printer(quiet: bool):
+    """One updating line on a terminal; one line per stage otherwise (logs, pipes)."""
+    tty, last = sys.stderr.isatty(), [None]
+
+    def show(p) -> None:
+        if quiet or (not tty and p.stage == last[0]):
+            return
+        last[0] = p.stage
+        eta = f", {p.eta_s:.1f} s left" if p.eta_s is not None else ""
+        where = f" (position {p.position})" if p.position else ""
+        text = f"{p.stage}{where}: {100 * p.fraction:5.1f}%{eta}"
+        print(f"\r{text}   " if tty else text, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    from mfmjt_daemon.client import Client, DaemonError, write_wav
+
+    if args.video is None and args.duration is None:
+        print("mfmjt client: give a video, or --prompt with --duration for text-to-audio", file=sys.stderr)
+        return 2
+    address = args.address or (f"tcp://127.0.0.1:{args.port}" if args.port else None)
+    params = {k: getattr(args, k) for k in ("prompt", "negative_prompt", "duration", "start", "end", "seed", "steps",
+                                             "guidance", "rescale", "variations", "sample_rate", "channels")}
+    if args.video is not None:
+        params.pop("duration")
+        if not Path(args.video).is_file():
+            print(f"mfmjt client: {args.video} is not a file", file=sys.stderr)
+            return 3
+    try:
+        with Client(address, timeout=args.timeout, server_key=args.server_key, client_key=args.client_key) as client:
+            result = client.generate(args.video, progress=_progress_printer(args.quiet), send=args.send, **params)
+    except ValueError as exc:
+        print(f"mfmjt client: {exc}", file=sys.stderr)
+        return 2
+    except DaemonError as exc:
+        if not args.quiet and sys.stderr.isatty():
+            print(file=sys.stderr)
+        print(f"mfmjt client: {exc.message} [{exc.code}]", file=sys.stderr)
+        return _exit_code(exc.code)
+    if not args.quiet and sys.stderr.isatty():
+        print(file=sys.stderr)
+    paths = [write_wav(p, result, i) for i, p in enumerate(output_paths(args.output, result.variations))]
+    if args.json:
+        meta = {k: v for k, v in result.header.items() if k not in ("frames", "v", "op", "instance")}
+        print(json.dumps({**meta, "files": [str(p) for p in paths]}, indent=2))
+    else:
+        for path, seed in zip(paths, result.seeds):
+            print(f"{path}  (seed {seed}, {result.samples / result.sample_rate:.2f} s, {result.sample_rate} Hz, "
+                  f"{result.channels} ch)")
+    return 0

@@ -1,0 +1,97 @@
+"""`mfmjt serve`: run the daemon that editors and `mfmjt client` talk to."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "serve"
+HELP = "run the generation daemon (ZeroMQ, loopback by default)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mfmjt_daemon.protocol import DEFAULT_PORT
+
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})")
+    parser.add_argument("--bind", metavar="ADDR", help="full ZeroMQ endpoint instead, e.g. tcp://192.168.1.5:5557 "
+                        "or ipc:///tmp/mfmjt; anything but loopback or ipc needs CURVE keys (--keys)")
+    parser.add_argument("--model", metavar="NAME_OR_PATH", help="model to load (default: the embedded model; "
+                        "'tiny-random' for tests)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps, or a comma list, one worker each")
+    parser.add_argument("--workers", type=int, help="worker count (default: one per --device entry); "
+                        "with --device cuda, workers use cuda:0..K-1")
+    parser.add_argument("--keys", metavar="DIR", nargs="?", const="", help="use CURVE with the daemon keys in DIR "
+                        "(default folder when DIR is left out; see `mfmjt keys`)")
+    parser.add_argument("--max-queue", type=int, default=64, help="waiting jobs before 'busy' (default 64)")
+    parser.add_argument("--max-message-mb", type=int, default=512, help="largest request accepted (default 512)")
+    parser.add_argument("--max-seconds", type=float, default=600.0, help="longest range or duration (default 600)")
+    parser.add_argument("--heartbeat", type=float, default=2.0, help="seconds between keepalives (default 2)")
+    parser.add_argument("--allow-paths", action=argparse.BooleanOptionalAction, default=None,
+                        help="accept local video paths (default: only on a loopback or ipc bind)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def devices_for(device: str, workers: int | None) -> list[str]:
+    """One device name per worker: `cuda` with K workers means cuda:0..K-1; a list cycles."""
+    names = [d.strip() for d in device.split(",") if d.strip()] or ["cpu"]
+    if workers is None:
+        return names
+    if workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if names == ["cuda"]:
+        return [f"cuda:{i}" for i in range(workers)]
+    return [names[i % len(names)] for i in range(workers)]
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import sys
+
+    from mfmjt_daemon.keys import default_keys_dir, load_server_keys
+    from mfmjt_daemon.protocol import is_local_endpoint
+    from mfmjt_daemon.server import Server, ServerConfig
+
+    # Our loggers at the chosen level; other libraries stay at the command line's (warnings).
+    for name in ("mfmjt_daemon", "mfmjt_core"):
+        logging.getLogger(name).setLevel(args.log_level.upper())
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger("mfmjt_daemon.serve")
+
+    bind = args.bind or f"tcp://127.0.0.1:{args.port}"
+    keys = None
+    if args.keys is not None:
+        from pathlib import Path
+
+        keys = load_server_keys(Path(args.keys) if args.keys else default_keys_dir())
+    if keys is None and not is_local_endpoint(bind):  # refuse before loading a model
+        print(f"mfmjt serve: refusing to listen on {bind} without CURVE keys; only 127.0.0.1, ::1, "
+              "localhost and ipc:// may run without them. Run `mfmjt keys init`, authorise clients with "
+              "`mfmjt keys client NAME`, then pass --keys.", file=sys.stderr)
+        return 2
+    try:
+        devices = devices_for(args.device, args.workers)
+    except ValueError as exc:
+        print(f"mfmjt serve: {exc}", file=sys.stderr)
+        return 2
+
+    from mfmjt_core.pipeline.generator import Generator
+
+    generators = []
+    for device in devices:
+        log.info("loading model %s on %s", args.model or "(embedded default)", device)
+        generators.append(Generator.load(args.model, device=device))
+    config = ServerConfig(bind=bind, keys=keys, max_message_bytes=args.max_message_mb * 2**20,
+                          max_queue=args.max_queue, max_seconds=args.max_seconds, heartbeat_s=args.heartbeat,
+                          allow_paths=args.allow_paths)
+    server = Server(generators, config)
+    try:
+        endpoint = server.start()
+    except OSError as exc:
+        print(f"mfmjt serve: {exc}", file=sys.stderr)
+        return 1
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: server.request_stop())
+    print(f"mfmjt serve: ready on {endpoint}", file=sys.stderr, flush=True)
+    server.serve_forever()
+    return 0
