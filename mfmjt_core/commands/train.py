@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, help="time box for the whole run; stages end early and export")
     parser.add_argument("--set", action="append", default=[], metavar="[STAGE:]KEY=VALUE",
                         help="override a config field, e.g. fm:steps=500 or optim.lr=1e-4 (all stages)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--install", action="store_true",
                         help="copy the final model into the package as the embedded default")
 
@@ -28,6 +29,10 @@ def run(args: argparse.Namespace) -> int:
     from mfmjt_core.pipeline.generator import EMBEDDED_MODEL
     from mfmjt_core.training.recipes import RECIPES, run_recipe
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.recipe not in RECIPES:
         raise UnknownModelError(f"unknown recipe {args.recipe!r}; known: {', '.join(RECIPES)}")
     overrides: dict[str, list[str]] = {}

@@ -28,6 +28,7 @@ from mfmjt_core.encoders.base import (
     TEXT_LENGTH,
     EncoderSet,
     require_segment_count,
+    sync_frame_count,
 )
 from mfmjt_core.encoders.clip import CLIP_MODEL_NAME
 from mfmjt_core.encoders.params import build_on_meta, materialize
@@ -44,6 +45,11 @@ class SmallEncoderConfig:
     sync_channels: tuple[int, ...] = (16, 32, 64)
     text_layers: int = 2
     text_heads: int = 4
+    # "segments": MMAudio's layout (16-frame segments, stride 8, 8 tokens each; 8 s -> 192).
+    # "frames": one token per 25 fps frame, resampled to a multiple of 8 tokens spread evenly
+    # over the range, so the network's linear sync-to-latent resampling puts every token at
+    # its own instant (MMAudio's overlapping segments are not evenly spaced in time).
+    sync_layout: str = "segments"
     vocab_size: int = 49408  # open_clip's BPE vocabulary; smaller values fold ids modulo it
     tokenizer: str = CLIP_MODEL_NAME
 
@@ -82,12 +88,14 @@ class FrameEncoder(nn.Module):
 
 
 class MotionEncoder(nn.Module):
-    """(B, T, 3, S, S) -> (B, T // 2, dim) features per frame pair, from frames and motion."""
+    """(B, T, 3, S, S) -> (B, T // 2, dim) features per frame pair (or (B, T, dim) per frame
+    with `per_frame`), from frames and motion."""
 
     def __init__(self, cfg: SmallEncoderConfig):
         super().__init__()
         self.convs = _conv_stack(6, cfg.sync_channels)
-        pair = 2 * 2 * cfg.sync_channels[-1]  # two frames x (mean, max) pooling
+        self.per_frame = cfg.sync_layout == "frames"
+        pair = (1 if self.per_frame else 2) * 2 * cfg.sync_channels[-1]  # frames x (mean, max) pooling
         self.temporal = nn.Sequential(
             nn.Conv1d(pair, cfg.sync_dim, 3, padding=1), nn.GELU(),
             nn.Conv1d(cfg.sync_dim, cfg.sync_dim, 3, padding=1),
@@ -100,7 +108,7 @@ class MotionEncoder(nn.Module):
         motion = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
         h = self.convs(torch.cat([x, motion], dim=2).flatten(0, 1))
         per_frame = torch.cat([h.mean((2, 3)), h.amax((2, 3))], dim=1).view(b, t, -1)
-        pairs = per_frame[:, : t // 2 * 2].reshape(b, t // 2, -1)
+        pairs = per_frame if self.per_frame else per_frame[:, : t // 2 * 2].reshape(b, t // 2, -1)
         return self.norm(self.temporal(pairs.transpose(1, 2)).transpose(1, 2))
 
 
@@ -129,6 +137,11 @@ class TextEncoder(nn.Module):
         for layer in self.layers:
             x = layer(x, src_mask=mask, is_causal=True)
         return F.normalize(self.ln_final(x), dim=-1)
+
+
+def _frame_tokens(frames: int) -> int:
+    """Sync tokens for `frames` 25 fps frames in the "frames" layout: a multiple of 8 (>= 8)."""
+    return max(8, 8 * -(-frames // 8))
 
 
 class SmallEncoders(EncoderSet):
@@ -194,7 +207,21 @@ class SmallEncoders(EncoderSet):
         b, t = frames.shape[:2]
         return self.frames(self._resize(frames).flatten(0, 1)).view(b, t, -1)
 
+    def feature_shapes(self, duration: float):
+        shapes = super().feature_shapes(duration)
+        if self.cfg.sync_layout != "frames":
+            return shapes
+        return dataclasses.replace(shapes, sync=(_frame_tokens(sync_frame_count(duration)), self.sync_dim))
+
     def _sync_features(self, frames: torch.Tensor) -> torch.Tensor:
+        if self.cfg.sync_layout == "frames":
+            per_frame = self.motion(self._resize(frames))  # (B, T, D): token k at k / 25 s
+            count = _frame_tokens(per_frame.shape[1])
+            if count == per_frame.shape[1]:
+                return per_frame
+            # linear resampling onto `count` evenly spaced instants over the same span
+            return F.interpolate(per_frame.transpose(1, 2), size=count, mode="linear",
+                                 align_corners=False).transpose(1, 2)
         segments = require_segment_count(frames.shape[1])
         used = (segments - 1) * SEGMENT_STRIDE + SEGMENT_FRAMES
         pairs = self.motion(self._resize(frames[:, :used]))  # (B, used // 2, D)

@@ -250,11 +250,18 @@ class _StepBatches(torch.utils.data.Dataset):
         return self.task.batch(self.rows(self.start + k))
 
 
+def _single_threaded(_worker: int) -> None:
+    # Each worker makes whole batches; intra-op threads in every worker would oversubscribe
+    # the cores (seen: 14 workers on 16 cores delivering 5 clips/s each).
+    torch.set_num_threads(1)
+
+
 def _batches(data: _StepBatches, workers: int):
     if workers <= 0:
         return (data[k] for k in range(len(data)))
     loader = torch.utils.data.DataLoader(
-        data, batch_size=None, shuffle=False, num_workers=workers, prefetch_factor=4, persistent_workers=False
+        data, batch_size=None, shuffle=False, num_workers=workers, prefetch_factor=4, persistent_workers=False,
+        worker_init_fn=_single_threaded,
     )
     return iter(loader)
 

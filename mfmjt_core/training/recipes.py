@@ -39,11 +39,15 @@ def tiny_synth_spec() -> ModelSpec:
     return ModelSpec(
         name="mfmjt-tiny-synth",
         network=NetworkConfig(
-            name="tiny_synth", latent_dim=160, hidden_dim=128, depth=4, fused_depth=2, num_heads=4,
-            clip_dim=128, sync_dim=128, text_dim=128, time_convention="meanflow",
+            name="tiny_synth", latent_dim=160, hidden_dim=64, depth=4, fused_depth=2, num_heads=2,
+            clip_dim=64, sync_dim=64, text_dim=64, time_convention="meanflow",
             sequence=SequenceConfig(duration=8.0, sample_rate=16_000, hop_length=256),
         ),
-        encoders={"kind": "small", "config": {"frame_size": 48, "vocab_size": 8192}},
+        # vocab 8191 (prime): the world's caption words fold onto distinct ids (a test checks)
+        encoders={"kind": "small", "config": {
+            "frame_size": 32, "vocab_size": 8191, "sync_layout": "frames", "clip_dim": 64, "sync_dim": 64,
+            "text_dim": 64, "clip_channels": [16, 32, 64], "sync_channels": [8, 16, 32], "text_heads": 2,
+        }},
         codec={"kind": "mel", "config": {"n_mels": 80, "stack": 2}},
         window_s=8.0,
         objective="meanflow",
@@ -74,13 +78,13 @@ TINY_SYNTH = Recipe(
     spec=tiny_synth_spec(),
     stages=(
         Stage("fm", TrainConfig(
-            steps=1500, batch_size=16, seed=0, null_video=0.2, null_text=0.5,
+            steps=1400, batch_size=16, seed=0, null_video=0.2, null_text=0.5,
             objective=ObjectiveConfig(kind="fm", mu=0.0, sigma=1.0),
             optim=OptimConfig(lr=1e-3, warmup_steps=100, decay="cosine", min_lr_ratio=0.2, ema_decay=0.995),
             log_every=10, checkpoint_every=100,
         )),
         Stage("meanflow", TrainConfig(
-            steps=800, batch_size=16, seed=1, null_video=0.2, null_text=0.5,
+            steps=700, batch_size=16, seed=1, null_video=0.2, null_text=0.5,
             objective=ObjectiveConfig(kind="meanflow", mu=-0.4, sigma=1.0, equal_fraction=0.75),
             optim=OptimConfig(lr=3e-4, warmup_steps=50, decay="cosine", min_lr_ratio=0.1, ema_decay=0.995),
             log_every=10, checkpoint_every=100,
@@ -88,7 +92,7 @@ TINY_SYNTH = Recipe(
         # The evaluation's baseline: the same network trained with flow matching only, for as
         # many network evaluations as the MeanFlow stage costs.
         Stage("fm-baseline", TrainConfig(
-            steps=1600, batch_size=16, seed=2, null_video=0.2, null_text=0.5,
+            steps=1000, batch_size=16, seed=2, null_video=0.2, null_text=0.5,
             objective=ObjectiveConfig(kind="fm", mu=0.0, sigma=1.0),
             optim=OptimConfig(lr=3e-4, warmup_steps=50, decay="cosine", min_lr_ratio=0.1, ema_decay=0.995),
             log_every=10, checkpoint_every=100,
