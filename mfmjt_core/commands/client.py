@@ -12,20 +12,9 @@ HELP = "generate sound through a running daemon (same options as `generate`)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", nargs="?", help="video file (leave out for text-to-audio with --duration)")
-    parser.add_argument("-p", "--prompt", default=None, help="what it should sound like")
-    parser.add_argument("-n", "--negative-prompt", default=None, help="what it should not sound like")
-    parser.add_argument("-d", "--duration", type=float, help="seconds of audio for text-to-audio")
-    parser.add_argument("--start", type=float, help="range start in the video, seconds (default 0)")
-    parser.add_argument("--end", type=float, help="range end in the video, seconds (default: its end)")
-    parser.add_argument("--seed", type=int, help="seed of the first variation (default: random, printed)")
-    parser.add_argument("--steps", type=int, help="sampling steps (default 1)")
-    parser.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
-    parser.add_argument("--rescale", choices=["none", "plain", "zero_star", "std"], help="guidance mode")
-    parser.add_argument("--variations", type=int, help="how many takes (default 1)")
-    parser.add_argument("--sample-rate", type=int, help="output rate in Hz (default 48000)")
-    parser.add_argument("--channels", type=int, choices=[1, 2], help="1 (mono) or 2 (stereo)")
-    parser.add_argument("-o", "--output", default="out.wav", help="WAV to write; takes 2.. get _2, _3 suffixes")
+    from mfmjt_core.commands.generate import add_request_arguments
+
+    add_request_arguments(parser)  # the same request options as `mfmjt generate`
     parser.add_argument("--address", help="daemon endpoint (default $MFMJT_DAEMON or tcp://127.0.0.1:5557)")
     parser.add_argument("--port", type=int, help="daemon port on 127.0.0.1 (instead of --address)")
     parser.add_argument("--send", choices=["auto", "path", "bytes"], default="auto",
@@ -35,12 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client-key", help="this client's .key_secret file (from `mfmjt keys client`)")
     parser.add_argument("--json", action="store_true", help="print the result's metadata as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-
-
-def output_paths(output: str, count: int) -> list[Path]:
-    """out.wav for one take; out.wav, out_2.wav, ... for several."""
-    first = Path(output)
-    return [first] + [first.with_name(f"{first.stem}_{i}{first.suffix}") for i in range(2, count + 1)]
 
 
 def _exit_code(code: str) -> int:
@@ -98,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         return _exit_code(exc.code)
     if not args.quiet and sys.stderr.isatty():
         print(file=sys.stderr)
+    from mfmjt_core.commands.generate import output_paths
+
     paths = [write_wav(p, result, i) for i, p in enumerate(output_paths(args.output, result.variations))]
     if args.json:
         meta = {k: v for k, v in result.header.items() if k not in ("frames", "v", "op", "instance")}

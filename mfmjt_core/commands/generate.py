@@ -15,9 +15,10 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", nargs="?", help="video file (omit for text-to-audio)")
     parser.add_argument("--start", type=float, help="range start in seconds (default 0)")
     parser.add_argument("--end", type=float, help="range end in seconds (default: end of video)")
-    parser.add_argument("--duration", type=float, help="length of text-to-audio output in seconds")
-    parser.add_argument("--prompt", default="", help="what the sound should be")
-    parser.add_argument("--negative", default="", help="what the sound should not be")
+    parser.add_argument("-d", "--duration", type=float, help="length of text-to-audio output in seconds")
+    parser.add_argument("-p", "--prompt", default="", help="what the sound should be")
+    parser.add_argument("-n", "--negative", "--negative-prompt", dest="negative_prompt", default="",
+                        help="what the sound should not be")
     parser.add_argument("--seed", type=int, help="seed of the first variation (default: random, printed)")
     parser.add_argument("--steps", type=int, help="network evaluations per sample (default: the model's, 1)")
     parser.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
@@ -25,7 +26,7 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variations", type=int, default=1, help="how many different results")
     parser.add_argument("--sample-rate", type=int, default=48_000, help="output rate in Hz (default 48000)")
     parser.add_argument("--channels", type=int, choices=[1, 2], default=1, help="1 mono or 2 stereo")
-    parser.add_argument("-o", "--output", default="mfmjt.wav", help="output .wav or .flac (variations get -2, -3 ...)")
+    parser.add_argument("-o", "--output", default="mfmjt.wav", help="output file (variations get _2, _3 ...)")
 
 
 def request_fields(args: argparse.Namespace) -> dict:
@@ -34,17 +35,16 @@ def request_fields(args: argparse.Namespace) -> dict:
     return {
         "video": args.video, "start": args.start, "end": args.end,
         "duration": args.duration if args.video is None else None,
-        "prompt": args.prompt, "negative_prompt": args.negative, "seed": args.seed, "steps": args.steps,
+        "prompt": args.prompt, "negative_prompt": args.negative_prompt, "seed": args.seed, "steps": args.steps,
         "guidance": args.guidance, "rescale": args.rescale, "variations": args.variations,
         "sample_rate": args.sample_rate, "channels": args.channels,
     }
 
 
 def output_paths(output: str | Path, count: int) -> list[Path]:
-    path = Path(output)
-    if count == 1:
-        return [path]
-    return [path.with_name(f"{path.stem}-{k + 1}{path.suffix}") for k in range(count)]
+    """out.wav for one take; out.wav, out_2.wav, ... for several."""
+    first = Path(output)
+    return [first] + [first.with_name(f"{first.stem}_{i}{first.suffix}") for i in range(2, count + 1)]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

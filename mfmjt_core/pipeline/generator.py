@@ -9,6 +9,7 @@ serves requests one after another from any thread (one at a time).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 import time
@@ -30,6 +31,11 @@ from mfmjt_core.pipeline.windows import plan_windows, stitch
 EMBEDDED_MODEL = Path(mfmjt_core.__file__).parent / "assets" / "mfmjt-tiny-synth.safetensors"
 TEST_MODEL = "tiny-random"
 WINDOW_OVERLAP_S = 1.0
+# Shorter windows are generated at this length and trimmed: encoders need a few frames
+# (Synchformer-style segments span 16 frames at 25 fps = 0.64 s).
+MIN_WINDOW_S = 1.0
+# Ranges may end this far past the video's last frame (editors round to frames); more is an error.
+END_TOLERANCE_S = 0.1
 
 
 def _noop(stage: str, fraction: float) -> None:
@@ -130,6 +136,7 @@ class Generator:
             pieces = []
             for w in windows:
                 cancel.raise_if_cancelled()
+                w = dataclasses.replace(w, duration=max(w.duration, MIN_WINDOW_S))  # stitch trims back
                 clip_f, sync_f = self._video_features(request, start + w.start, w.duration, timings)
                 progress("encode", (w.index + 0.5) / len(windows))
                 cancel.raise_if_cancelled()
@@ -167,6 +174,8 @@ class Generator:
                 raise MediaError(f"empty range: end {end:.3f} s is not after start {start:.3f} s")
             if start < 0 or start >= info.duration_s:
                 raise MediaError(f"range start {start:.3f} s is outside the video (0 to {info.duration_s:.3f} s)")
+            if end > info.duration_s + END_TOLERANCE_S:
+                raise MediaError(f"range end {end:.3f} s is past the end of the video ({info.duration_s:.3f} s)")
             length = end - start
         if length > self.max_duration:
             raise ResourceError(f"range of {length:.1f} s is longer than this daemon allows ({self.max_duration:.0f} s)")

@@ -39,6 +39,11 @@ def test_text_to_audio(generator):
     assert not np.allclose(result.audio, silent_prompt.audio)
 
 
+def test_very_short_ranges(generator, video):
+    assert generator.generate(prompt="a pop", duration=0.3, seed=1).audio.shape == (1, 1, round(0.3 * 48_000))
+    assert generator.generate(video=video, start=9.6, end=10.0, seed=1).audio.shape == (1, 1, round(0.4 * 48_000))
+
+
 def test_long_range_is_windowed_and_repeatable(generator, long_video):
     a = generator.generate(video=long_video, start=0.0, end=20.0, seed=5)
     b = generator.generate(video=long_video, start=0.0, end=20.0, seed=5)
@@ -84,6 +89,8 @@ def test_bad_inputs_are_typed_errors(generator, video, tmp_path):
         generator.generate(video=video, start=3.0, end=2.0, seed=1)
     with pytest.raises(MediaError):
         generator.generate(video=video, start=50.0, end=52.0, seed=1)
+    with pytest.raises(MediaError):  # ends well past the last frame
+        generator.generate(video=video, start=8.0, end=12.0, seed=1)
     with pytest.raises(ValueError):
         generator.generate(duration=0.0, seed=1)
     with pytest.raises(ValueError):
