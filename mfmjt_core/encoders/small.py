@@ -79,12 +79,15 @@ class FrameEncoder(nn.Module):
     def __init__(self, cfg: SmallEncoderConfig):
         super().__init__()
         self.convs = _conv_stack(3, cfg.clip_channels)
+        # Normalising the pooled features first keeps frames apart from the start: at random
+        # init the pooled vector is mostly a shared offset, and unit length alone keeps it.
+        self.norm = nn.LayerNorm(2 * cfg.clip_channels[-1])
         self.proj = nn.Linear(2 * cfg.clip_channels[-1], cfg.clip_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.convs(x * 2 - 1)
         pooled = torch.cat([h.mean((2, 3)), h.amax((2, 3))], dim=1)
-        return F.normalize(self.proj(pooled), dim=-1)
+        return F.normalize(self.proj(self.norm(pooled)), dim=-1)
 
 
 class MotionEncoder(nn.Module):
@@ -95,7 +98,14 @@ class MotionEncoder(nn.Module):
         super().__init__()
         self.convs = _conv_stack(6, cfg.sync_channels)
         self.per_frame = cfg.sync_layout == "frames"
-        pair = (1 if self.per_frame else 2) * 2 * cfg.sync_channels[-1]  # frames x (mean, max) pooling
+        if self.per_frame:
+            # Keep the coarse layout (where things move matters for contact), not just pooled
+            # statistics: the last feature map is flattened and projected.
+            grid = cfg.frame_size // 2 ** len(cfg.sync_channels)
+            self.spatial = nn.Linear(cfg.sync_channels[-1] * grid * grid, cfg.sync_dim)
+            pair = cfg.sync_dim
+        else:
+            pair = 2 * 2 * cfg.sync_channels[-1]  # two frames x (mean, max) pooling
         self.temporal = nn.Sequential(
             nn.Conv1d(pair, cfg.sync_dim, 3, padding=1), nn.GELU(),
             nn.Conv1d(cfg.sync_dim, cfg.sync_dim, 3, padding=1),
@@ -107,8 +117,13 @@ class MotionEncoder(nn.Module):
         x = frames * 2 - 1
         motion = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
         h = self.convs(torch.cat([x, motion], dim=2).flatten(0, 1))
-        per_frame = torch.cat([h.mean((2, 3)), h.amax((2, 3))], dim=1).view(b, t, -1)
-        pairs = per_frame if self.per_frame else per_frame[:, : t // 2 * 2].reshape(b, t // 2, -1)
+        if self.per_frame:
+            per_frame = self.spatial(h.flatten(1)).view(b, t, -1)
+            # What changes over time carries sync; the static scene would otherwise dominate.
+            pairs = per_frame - per_frame.mean(dim=1, keepdim=True)
+        else:
+            per_frame = torch.cat([h.mean((2, 3)), h.amax((2, 3))], dim=1).view(b, t, -1)
+            pairs = per_frame[:, : t // 2 * 2].reshape(b, t // 2, -1)
         return self.norm(self.temporal(pairs.transpose(1, 2)).transpose(1, 2))
 
 
