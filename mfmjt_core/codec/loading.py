@@ -13,26 +13,12 @@ import torch
 from torch import nn
 
 from mfmjt_core.errors import WeightsError
+from mfmjt_core.weights.loading import load_strict as strict_load
 
 
 def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], what: str) -> None:
-    """`load_state_dict(strict=True)` (materialising meta modules) with a typed, short error."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    wrong = sorted(k for k in own.keys() & state_dict.keys() if own[k].shape != state_dict[k].shape)
-    if missing or unexpected or wrong:
-        parts = []
-        for label, names in (
-            ("missing", missing),
-            ("unexpected", unexpected),
-            ("wrong shape", wrong),
-        ):
-            if names:
-                shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
-                parts.append(f"{len(names)} {label} ({shown})")
-        raise WeightsError(f"{what} state dict does not fit: " + "; ".join(parts))
-    module.load_state_dict(state_dict, strict=True, assign=True)
+    """The project's strict loader, taking tensors as they are (modules built on meta)."""
+    strict_load(module, state_dict, what=what, assign=True)
 
 
 _WEIGHT_NORM_PAIRS = (

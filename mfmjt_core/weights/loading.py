@@ -136,12 +136,14 @@ def load_strict(
     *,
     ignore_prefixes: Iterable[str] = (),
     what: str = "state dict",
+    assign: bool = False,
 ) -> None:
     """Load `state_dict` into `module`; any missing, unexpected or mis-shaped key is an error.
 
-    Entries under `ignore_prefixes` are neither required nor loaded.
+    Entries under `ignore_prefixes` are neither required nor loaded. `assign=True` takes the
+    tensors as they are (materialises a module built on the meta device).
     """
     ignore = tuple(ignore_prefixes)
     check_state_dict(module, state_dict, ignore_prefixes=ignore, what=what)
     kept = {k: v for k, v in state_dict.items() if not k.startswith(ignore)}
-    module.load_state_dict(kept, strict=not ignore)
+    module.load_state_dict(kept, strict=not ignore, assign=assign)
