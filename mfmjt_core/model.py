@@ -54,6 +54,10 @@ class ModelSpec:
 
 def build_encoders(spec: dict, generator: torch.Generator | None = None) -> EncoderSet:
     kind = spec.get("kind")
+    if kind == "mmaudio":  # published weights from the cache (`mfmjt fetch BUNDLE`)
+        from mfmjt_core.encoders.mmaudio import MMAudioEncoders
+
+        return MMAudioEncoders.from_bundle(spec["bundle"])
     if kind == "small":
         from mfmjt_core.encoders.small import SmallEncoderConfig, SmallEncoders
 
@@ -63,6 +67,10 @@ def build_encoders(spec: dict, generator: torch.Generator | None = None) -> Enco
 
 def build_codec(spec: dict) -> AudioCodec:
     kind = spec.get("kind")
+    if kind == "mmaudio":
+        from mfmjt_core.published import load_published_codec
+
+        return load_published_codec(spec["bundle"])
     if kind == "mel":
         from mfmjt_core.codec.mel_codec import MelCodec, MelCodecConfig
 
@@ -100,9 +108,14 @@ class AudioModel(nn.Module):
 
     # -- files --------------------------------------------------------------------------------
 
+    @property
+    def stored_prefixes(self) -> tuple[str, ...]:
+        """What a model file holds: published encoders stay in the cache, only ours are stored."""
+        return ("net.", "encoders.") if self.spec.encoders.get("kind") == "small" else ("net.",)
+
     def save(self, path: str | Path, *, dtype: torch.dtype | None = None) -> Path:
         tensors = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
-                   for k, v in self.state_dict().items()}
+                   for k, v in self.state_dict().items() if k.startswith(self.stored_prefixes)}
         return save_model(path, tensors, self.spec.to_dict())
 
     @classmethod
@@ -113,5 +126,6 @@ class AudioModel(nn.Module):
         model = cls.create(ModelSpec.from_dict(config))
         state = model.state_dict()
         tensors = {k: v.to(state[k].dtype) if k in state else v for k, v in tensors.items()}
-        load_strict(model, tensors, what=f"model file {path}")
+        ignored = tuple(p for p in ("net.", "encoders.") if p not in model.stored_prefixes)
+        load_strict(model, tensors, ignore_prefixes=ignored, what=f"model file {path}")
         return model.to(device).eval()

@@ -21,8 +21,12 @@ def decode_for_encoders(
     from mfmjt_core import media
 
     size = getattr(getattr(encoders, "cfg", None), "frame_size", None)
-    if size is None:
-        return media.clip_frames(path, start, end).frames, media.sync_frames(path, start, end).frames
+    if size is None:  # CLIP + Synchformer, at the sizes they were built for (384 and 224 published)
+        clip_size = encoders.clip.image_size
+        sync_size = encoders.sync.cfg.image_size
+        clip = media.decode_frames(path, start, end, Fraction(CLIP_FPS), size=(clip_size, clip_size))
+        sync = media.decode_frames(path, start, end, Fraction(SYNC_FPS), short_side=sync_size, center_crop=sync_size)
+        return clip.frames, sync.frames
     clip = media.decode_frames(path, start, end, Fraction(CLIP_FPS), size=(size, size))
     sync = media.decode_frames(path, start, end, Fraction(SYNC_FPS), size=(size, size))
     return clip.frames, sync.frames

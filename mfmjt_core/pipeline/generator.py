@@ -42,6 +42,18 @@ def _noop(stage: str, fraction: float) -> None:
     pass
 
 
+def _encoder_id(model: AudioModel) -> str:
+    """Identity of the encoders for the feature cache: a bundle name (its files are checksummed)
+    or a digest of our own trained encoder weights."""
+    if model.spec.encoders.get("bundle"):
+        return f"bundle:{model.spec.encoders['bundle']}"
+    digest = hashlib.sha256()
+    for key, value in sorted(model.encoders.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().float().numpy().tobytes())
+    return f"{model.spec.name}:{model.encoders.name}:{digest.hexdigest()[:16]}"
+
+
 class Generator:
     def __init__(
         self,
@@ -57,11 +69,7 @@ class Generator:
         self.name = name or model.spec.name
         self.cache = cache if cache is not None else FeatureCache()
         self.max_duration = max_duration
-        digest = hashlib.sha256()
-        for key, value in sorted(model.encoders.state_dict().items()):
-            digest.update(key.encode())
-            digest.update(value.detach().cpu().float().numpy().tobytes())
-        self.encoder_id = f"{model.spec.name}:{model.encoders.name}:{digest.hexdigest()[:16]}"
+        self.encoder_id = _encoder_id(model)
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -89,6 +97,12 @@ class Generator:
                     if p.requires_grad and not p.any():
                         p.normal_(0.0, 0.05, generator=g)
             return cls(model, name=TEST_MODEL, device=device, cache=cache)
+        from mfmjt_core.weights.registry import DEFAULT_REGISTRY
+
+        if str(name_or_path) in DEFAULT_REGISTRY.bundles:
+            from mfmjt_core.published import load_published
+
+            return cls(load_published(str(name_or_path), device=device), device=device, cache=cache)
         path = Path(name_or_path)
         if path.suffix == ".safetensors" or path.exists():
             if not path.exists():

@@ -1,0 +1,108 @@
+"""Published MMAudio bundles as `AudioModel`s, and their conversion into MeanFlow starting points.
+
+A bundle's files (fetched by `mfmjt fetch`) load without conversion scripts: the network with
+its published names (our `h_embed.` interval embedding stays at its zero init, so the model is
+exactly MMAudio's flow-matching model), the VAE and vocoder in their stored forms, CLIP and
+Synchformer. Such a model samples like MMAudio (25 Euler steps, CFG 4.5). `save_meanflow_start`
+writes the network as one of our model files, the starting point of a MeanFlow fine-tune; its
+encoders and codec still come from the bundle in the cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from mfmjt_core.model import AudioModel, ModelSpec, SamplingDefaults
+from mfmjt_core.network import OWN_PREFIXES, STALE_KEYS, NetworkConfig, get_config
+from mfmjt_core.network.mmdit import MMDiT
+from mfmjt_core.weights.cache import resolve_bundle
+from mfmjt_core.weights.loading import load_checkpoint, load_strict
+from mfmjt_core.weights.registry import DEFAULT_REGISTRY, Registry
+
+MMAUDIO_DEFAULTS = SamplingDefaults(steps=25, guidance=4.5, rescale="plain")  # MMAudio's demo
+
+
+@dataclass(frozen=True)
+class PublishedShapes:
+    """Architecture overrides, for tests on tiny synthetic bundles (None: the published ones)."""
+
+    network: NetworkConfig | None = None
+    vae: object | None = None  # codec.vae.VAEConfig
+    vocoder: object | None = None  # codec.bigvgan.BigVGANConfig or a config.json dict
+    clip: Mapping | None = None  # open_clip model config
+    clip_image_size: int | None = None
+    sync: object | None = None  # encoders.synchformer.SynchformerConfig
+
+
+def load_network(path: str | os.PathLike, config: NetworkConfig) -> MMDiT:
+    """A published network file (plain state dict) into our MM-DiT, strictly."""
+    state = {k: v for k, v in load_checkpoint(path).items() if k not in STALE_KEYS}
+    net = MMDiT(config)
+    load_strict(net, state, ignore_prefixes=OWN_PREFIXES, what=f"network file {path}")
+    return net
+
+
+def load_published(
+    name: str,
+    *,
+    cache: str | os.PathLike | None = None,
+    registry: Registry = DEFAULT_REGISTRY,
+    device: str | torch.device = "cpu",
+    shapes: PublishedShapes = PublishedShapes(),
+) -> AudioModel:
+    from mfmjt_core.codec.mmaudio_codec import MMAudioCodec
+    from mfmjt_core.encoders.mmaudio import MMAudioEncoders
+
+    bundle = registry.bundle(name)
+    paths = resolve_bundle(name, cache, registry=registry)  # MissingWeightsError naming `mfmjt fetch`
+    config = shapes.network or get_config(bundle.network_variant)
+    net = load_network(paths["network"], config)
+    vocoder_config = shapes.vocoder
+    if vocoder_config is None and "vocoder_config" in paths:
+        vocoder_config = json.loads(Path(paths["vocoder_config"]).read_text())
+    codec = MMAudioCodec.from_state_dicts(
+        load_checkpoint(paths["vae"]), load_checkpoint(paths["vocoder"], key="generator"),
+        variant="16k" if bundle.sample_rate == 16_000 else "44k",
+        vae_config=shapes.vae, vocoder_config=vocoder_config,
+    )
+    extra = {"clip_cfg": shapes.clip} if shapes.clip is not None else {}
+    if shapes.clip_image_size is not None:
+        extra["clip_image_size"] = shapes.clip_image_size
+    if shapes.sync is not None:
+        extra["sync_cfg"] = shapes.sync
+    encoders = MMAudioEncoders.from_files(paths["clip"], paths["synchformer"], device=device, fetch_hint=name, **extra)
+    spec = ModelSpec(
+        name=name, network=config, encoders={"kind": "mmaudio", "bundle": name},
+        codec={"kind": "mmaudio", "bundle": name}, window_s=config.sequence.duration, objective="fm",
+        defaults=MMAUDIO_DEFAULTS,
+    )
+    return AudioModel(spec, encoders, net, codec).to(device).eval()
+
+
+def load_published_codec(name: str, *, cache=None, registry: Registry = DEFAULT_REGISTRY):
+    """The codec (VAE + vocoder) of a bundle, for model files that name it."""
+    from mfmjt_core.codec.mmaudio_codec import MMAudioCodec
+
+    bundle = registry.bundle(name)
+    paths = resolve_bundle(name, cache, registry=registry)
+    vocoder_config = json.loads(Path(paths["vocoder_config"]).read_text()) if "vocoder_config" in paths else None
+    return MMAudioCodec.from_state_dicts(
+        load_checkpoint(paths["vae"]), load_checkpoint(paths["vocoder"], key="generator"),
+        variant="16k" if bundle.sample_rate == 16_000 else "44k", vocoder_config=vocoder_config,
+    )
+
+
+def save_meanflow_start(model: AudioModel, path: str | os.PathLike) -> Path:
+    """Our model file of a published network, marked for MeanFlow fine-tuning (h_embed at zero).
+
+    Only the network is stored; encoders and codec are named by the bundle they come from.
+    """
+    spec = dataclasses.replace(model.spec, objective="meanflow", training={"init": f"published:{model.spec.name}"})
+    return AudioModel(spec, model.encoders, model.net, model.codec).save(path)
