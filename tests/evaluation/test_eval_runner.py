@@ -1,0 +1,80 @@
+"""`mfmjt eval synth` end to end on two clips with small random models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mfmjt_core.cli import main
+
+CONFIGS = ["mf1-off-video", "mf1-zero_star-video", "fm1-zero_star-video", "fm25-off-video", "mf1-off-text"]
+
+
+@pytest.fixture(scope="module")
+def evaluation(tmp_path_factory, tiny_fm_model):
+    import torch
+
+    out = tmp_path_factory.mktemp("eval")
+    argv = ["eval", "synth", "--model", "tiny-random", "--baseline", str(tiny_fm_model), "--clips", "2",
+            "--out", str(out), "--configs", *CONFIGS, "--rtf-clips", "1", "--figure-clips", "2",
+            "--material-train-clips", "20"]
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(argv) == 0
+    finally:
+        torch.set_num_threads(before)
+    return out, argv
+
+
+def test_writes_table_json_and_figure(evaluation):
+    out, _ = evaluation
+    md = (out / "results.md").read_text()
+    assert "mfmjt eval synth --model tiny-random --baseline" in md and "--configs mf1-off-video" in md
+    for name in CONFIGS:
+        assert f"`{name}`" in md
+    assert "## Reference rows" in md and "## Text-to-audio" in md and "NOT VGGish" in md
+
+    data = json.loads((out / "results.json").read_text())
+    assert [r["name"] for r in data["runs"]] == [
+        "mf1-off-video", "mf1-zero_star-video", "fm1-zero_star-video", "fm25-off-video", "mf1-off-text"]
+    fm = next(r for r in data["runs"] if r["name"] == "fm25-off-video")
+    assert fm["objective"] == "fm" and fm["steps"] == 25 and fm["scale"] == 1.0
+    for run in data["runs"]:
+        assert 0.0 <= run["onset_f1"] <= 1.0 and run["rtf"] > 0 and run["clips"] == 2
+        assert len(run["per_clip"]) == 2 and run["frechet"] >= 0
+    assert data["reference"]["onset_f1"] > 0.8 and data["reference"]["mel_l1_db"] == 0.0
+    assert data["material_classifier"]["clips"] == 20 and data["material_classifier"]["split"] == "train"
+    assert {b["bar"].split(":")[0] for b in data["bars"]} >= {"MeanFlow 1 step, video-to-audio"}
+
+
+def test_figure_is_a_valid_png(evaluation):
+    Image = pytest.importorskip("PIL.Image")
+    out, _ = evaluation
+    with Image.open(out / "mel_spectrograms.png") as im:
+        im.load()
+        assert im.format == "PNG" and im.mode == "RGB"
+        # reference, MeanFlow 1 step, flow matching 1 and 25 steps: four 400-pixel panels
+        assert im.size[0] == 2 * 16 + 4 * 400 + 3 * 14
+        assert np.asarray(im).std() > 10
+
+
+def test_generated_audio_is_cached_and_reused(evaluation):
+    out, argv = evaluation
+    wavs = sorted((out / "cache").rglob("*.wav"))
+    assert len(wavs) == 2 * len(CONFIGS)
+    stamps = {p: p.stat().st_mtime_ns for p in wavs}
+    first = json.loads((out / "results.json").read_text())
+    assert main(argv) == 0
+    assert {p: p.stat().st_mtime_ns for p in sorted((out / "cache").rglob("*.wav"))} == stamps
+    second = json.loads((out / "results.json").read_text())
+    for a, b in zip(first["runs"], second["runs"]):
+        assert a["onset_f1"] == b["onset_f1"] and a["rtf"] == b["rtf"]
+        assert b["batched_generate_s_per_clip"] is None  # nothing generated the second time
+
+
+def test_bad_selection_exits_with_usage_code(tmp_path):
+    assert main(["eval", "synth", "--model", "tiny-random", "--out", str(tmp_path), "--clips", "2",
+                 "--configs", "mf3-*"]) == 2
