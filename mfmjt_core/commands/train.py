@@ -1,4 +1,9 @@
-"""`mfmjt train RECIPE`: run a named training recipe (stages of the one training loop)."""
+"""`mfmjt train RECIPE`: run a named training recipe (stages of the one training loop).
+
+`mfmjt train features --data DIR ...` trains an MM-DiT of any variant on features written by
+`mfmjt extract`, alone or under torchrun (`torchrun --nproc_per_node 8 -m mfmjt_core train
+features ...`); see docs/training.md.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,11 @@ import shutil
 from pathlib import Path
 
 NAME = "train"
-HELP = "train a model with a named recipe (e.g. tiny-synth, the embedded default)"
+HELP = "train a model: a named recipe (tiny-synth, the embedded default) or `features` (extracted data)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", help="recipe name: tiny-synth")
+    parser.add_argument("recipe", help="tiny-synth, or features (train on `mfmjt extract` output)")
     parser.add_argument("--out", help="run folder (default runs/RECIPE)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda ... (default cpu)")
     parser.add_argument("--workers", type=int, default=0, help="data-loader worker processes (default 0)")
@@ -22,6 +27,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--install", action="store_true",
                         help="copy the final model into the package as the embedded default")
+    group = parser.add_argument_group("features (mfmjt train features ...)")
+    group.add_argument("--data", action="append", default=[], metavar="DIR[:WEIGHT]",
+                       help="a feature folder from `mfmjt extract`; repeat to mix (e.g. vgg:1 audiocaps:0.5)")
+    group.add_argument("--preset", default="small", help="small (runs on a CPU) or paper (the documented "
+                       "paper-scale recipe); default small")
+    group.add_argument("--variant", help="network when training from scratch (small_16k ... large_44k_v2, "
+                       "tiny_test; default: the preset's), or the variant of an MMAudio .pth given to --init")
+    group.add_argument("--init", default="scratch",
+                       help="scratch, one of our model files, an MMAudio network .pth, or a bundle name "
+                            "(mmaudio-small-16k ...)")
+    group.add_argument("--config",
+                       help="a TrainConfig JSON (e.g. a run's config.json) as one stage named train")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,15 +50,11 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.recipe == "features":
+        return _run_features(args)
     if args.recipe not in RECIPES:
         raise UnknownModelError(f"unknown recipe {args.recipe!r}; known: {', '.join(RECIPES)}")
-    overrides: dict[str, list[str]] = {}
-    for item in args.set:
-        stage, sep, rest = item.partition(":")
-        if sep and "=" not in stage:
-            overrides.setdefault(stage, []).append(rest)
-        else:
-            overrides.setdefault("all", []).append(item)
+    overrides = _overrides(args.set)
     out = Path(args.out or f"runs/{args.recipe}")
     stages = args.stages.split(",") if args.stages else None
     final = run_recipe(RECIPES[args.recipe], out, device=args.device, workers=args.workers,
@@ -51,4 +64,38 @@ def run(args: argparse.Namespace) -> int:
         EMBEDDED_MODEL.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(final, EMBEDDED_MODEL)
         print(f"installed as the embedded default: {EMBEDDED_MODEL}")
+    return 0
+
+
+def _overrides(items: list[str]) -> dict[str, list[str]]:
+    overrides: dict[str, list[str]] = {}
+    for item in items:
+        stage, sep, rest = item.partition(":")
+        if sep and "=" not in stage:
+            overrides.setdefault(stage, []).append(rest)
+        else:
+            overrides.setdefault("all", []).append(item)
+    return overrides
+
+
+def _run_features(args: argparse.Namespace) -> int:
+    import os
+
+    from mfmjt_core.errors import UnknownModelError
+    from mfmjt_core.training.feature_task import FeatureTaskError
+    from mfmjt_core.training.features_presets import PRESETS, run_features
+
+    if not args.data:
+        raise FeatureTaskError("mfmjt train features needs --data DIR (a folder written by `mfmjt extract`)")
+    if args.install:
+        raise FeatureTaskError("--install is for the tiny-synth recipe only")
+    if args.preset not in PRESETS:
+        raise UnknownModelError(f"unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")
+    final = run_features(
+        PRESETS[args.preset], args.data, Path(args.out or f"runs/features-{args.preset}"), init=args.init,
+        variant=args.variant, device=args.device, workers=args.workers, overrides=_overrides(args.set),
+        minutes=args.minutes, stages=args.stages.split(",") if args.stages else None, config_file=args.config,
+    )
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"model: {final}")
     return 0

@@ -49,9 +49,12 @@ def draw(
         noises.append(torch.randn(*shape, generator=g))
         u = torch.rand(5, generator=g)
         a, b = torch.sigmoid(torch.randn(2, generator=g) * objective.sigma + objective.mu)
-        t, r = max(a, b), min(a, b)
-        if objective.kind == "fm" or u[0] < objective.equal_fraction:
-            r = t
+        if objective.kind == "fm":  # one logit-normal draw (the max of two would favour noise)
+            t = r = a
+        else:
+            t, r = max(a, b), min(a, b)
+            if u[0] < objective.equal_fraction:
+                r = t
         ts.append(t)
         rs.append(r)
         dv.append(bool(u[1] < null_video))

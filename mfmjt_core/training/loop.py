@@ -181,7 +181,8 @@ def train(
             ema.update(model, step)
             seen += config.batch_size
             done = step + 1
-            for key, value in {**stats, "grad_norm": float(grad_norm)}.items():
+            step_stats = {**_mean_over_ranks(stats, dist, device), "grad_norm": float(grad_norm)}
+            for key, value in step_stats.items():
                 window.setdefault(key, []).append(value)
             if dist.main and (done % config.log_every == 0 or done == end):
                 elapsed = time.perf_counter() - t0
@@ -212,6 +213,16 @@ def train(
     if dist.world > 1:
         torch.distributed.barrier()
     return export
+
+
+def _mean_over_ranks(stats: dict[str, float], dist: Dist, device: torch.device) -> dict[str, float]:
+    """Each process's stats cover its share of the batch; the log shows the global batch's."""
+    if dist.world == 1 or not stats:
+        return stats
+    keys = sorted(stats)
+    values = torch.tensor([float(stats[k]) for k in keys], dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(values)
+    return {k: float(v) / dist.world for k, v in zip(keys, values.tolist())}
 
 
 def _agree(flag: bool, dist: Dist, device: torch.device) -> bool:

@@ -39,7 +39,7 @@ def tiny_synth_spec() -> ModelSpec:
     return ModelSpec(
         name="mfmjt-tiny-synth",
         network=NetworkConfig(
-            name="tiny_synth", latent_dim=160, hidden_dim=64, depth=4, fused_depth=2, num_heads=2,
+            name="tiny_synth", latent_dim=64, hidden_dim=64, depth=4, fused_depth=2, num_heads=2,
             clip_dim=64, sync_dim=64, text_dim=64, time_convention="meanflow",
             sequence=SequenceConfig(duration=8.0, sample_rate=16_000, hop_length=256),
         ),
@@ -48,7 +48,9 @@ def tiny_synth_spec() -> ModelSpec:
             "frame_size": 32, "vocab_size": 8191, "sync_layout": "frames", "clip_dim": 64, "sync_dim": 64,
             "text_dim": 64, "clip_channels": [16, 32, 64], "sync_channels": [8, 16, 32], "text_heads": 2,
         }},
-        codec={"kind": "mel", "config": {"n_mels": 80, "stack": 2}},
+        # 32 mel bands x 2 frames = 64 channels per latent: a latent wider than the network
+        # (160 channels into a 64-wide model) left samples noisy after a CPU-hour of training.
+        codec={"kind": "mel", "config": {"n_mels": 32, "stack": 2}},
         window_s=8.0,
         objective="meanflow",
         defaults=SamplingDefaults(steps=1, guidance=2.0, rescale="zero_star"),
