@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 import sys
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,9 +13,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before pytest-qt makes the QApplication
 
-from panel_testing import ROOT, free_port, frame_gray, serve_model_arguments
-
-READY_TIMEOUT_S = 90.0
+from daemon_process import running_daemon
+from panel_testing import ROOT, frame_gray
 
 if importlib.util.find_spec("mfmjt_panel") is None:  # not installed: load the checkout under that name
     _spec = importlib.util.spec_from_file_location(
@@ -29,22 +26,7 @@ if importlib.util.find_spec("mfmjt_panel") is None:  # not installed: load the c
 
 @pytest.fixture(scope="session")
 def daemon_address(tmp_path_factory):
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("daemon") / "daemon.log"
-    argv = [sys.executable, "-m", "mfmjt_core", "serve", *serve_model_arguments(), "--port", str(port),
-            "--heartbeat", "0.5"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while "ready on" not in log_path.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"daemon did not start:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.05)
-        yield f"tcp://127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait(10)
+    yield from running_daemon(tmp_path_factory.mktemp("daemon"))
 
 
 @pytest.fixture(scope="session")

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "panel"  # gitignored; a person looks at the screenshot here
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve_model_arguments() -> tuple[str, ...]:
-    """The embedded model when it ships, else the small random one."""
-    embedded = ROOT / "mfmjt_core" / "assets" / "mfmjt-tiny-synth.safetensors"
-    return () if embedded.is_file() else ("--model", "tiny-random")
 
 
 def frame_gray(index: int) -> int:

@@ -8,7 +8,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from panel_testing import free_port, frame_gray, serve_model_arguments
+from daemon_process import free_port, serve_model_arguments
+from panel_testing import frame_gray
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 

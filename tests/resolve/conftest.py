@@ -4,48 +4,19 @@ Resolve's own Lua)."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from daemon_process import running_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
-READY_TIMEOUT_S = 90.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve_arguments(port: int) -> list[str]:
-    """`mfmjt serve` with the embedded model when it ships, else the small random one."""
-    embedded = ROOT / "mfmjt_core" / "assets" / "mfmjt-tiny-synth.safetensors"
-    model = [] if embedded.is_file() else ["--model", "tiny-random"]
-    return [sys.executable, "-m", "mfmjt_core", "serve", *model, "--port", str(port), "--heartbeat", "0.5"]
 
 
 @pytest.fixture(scope="session")
 def daemon_address(tmp_path_factory):
     """One daemon for the folder; its address."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("daemon") / "daemon.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(serve_arguments(port), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while "ready on" not in log_path.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"daemon did not start:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.05)
-        yield f"tcp://127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait(10)
+    yield from running_daemon(tmp_path_factory.mktemp("daemon"))
 
 
 @pytest.fixture(scope="session")

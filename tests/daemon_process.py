@@ -1,0 +1,46 @@
+"""A real `mfmjt serve` subprocess on a free loopback port, for tests of the editor clients."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EMBEDDED = ROOT / "mfmjt_core" / "assets" / "mfmjt-tiny-synth.safetensors"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_model_arguments() -> tuple[str, ...]:
+    """The embedded model when it ships, else the small random one."""
+    return () if EMBEDDED.is_file() else ("--model", "tiny-random")
+
+
+def running_daemon(folder: Path, *, timeout: float = 90.0, heartbeat: float = 0.5) -> Iterator[str]:
+    """Start a daemon logging into `folder`, yield its address when ready, kill it afterwards."""
+    port = free_port()
+    log_path = folder / "daemon.log"
+    argv = [sys.executable, "-m", "mfmjt_core", "serve", *serve_model_arguments(), "--port", str(port),
+            "--heartbeat", str(heartbeat)]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.monotonic() + timeout
+        while "ready on" not in log_path.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"daemon did not start:\n{log_path.read_text(errors='replace')}")
+            time.sleep(0.05)
+        yield f"tcp://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait(10)
