@@ -21,3 +21,26 @@ test: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The Blender extension's tests in real headless Blender: the PyPI `bpy` module, Blender 4.5 and
+# 5.0 on Python 3.11, each in its own venv because bpy pins its own numpy. Add Blender 5.1
+# (Python 3.13) with `make test-blender BPY_VENVS=".venv-bpy45 .venv-bpy50 .venv-bpy51"`.
+# Builds dist/mfmjt_vse-<version>-*.zip first (pip downloads the pyzmq wheels once, to dist/wheels).
+BPY_PYTHON ?= python3.11
+BPY_VENVS  ?= .venv-bpy45 .venv-bpy50
+
+.PHONY: test-blender
+test-blender: setup $(BPY_VENVS:%=%/.installed)
+	$(BIN)/python plugins/blender_vse/build.py
+	@set -e; for venv in $(BPY_VENVS); do \
+		echo "== $$venv =="; $$venv/bin/python -m pytest tests/blender -q -p no:cacheprovider; \
+	done
+
+.venv-bpy45/.installed: BPY_SPEC = bpy==4.5.*
+.venv-bpy50/.installed: BPY_SPEC = bpy==5.0.*
+.venv-bpy51/.installed: BPY_SPEC = bpy==5.1.*
+.venv-bpy51/.installed: BPY_PYTHON = python3.13
+.venv-bpy%/.installed:
+	$(BPY_PYTHON) -m venv $(@D)
+	$(@D)/bin/python -m pip install --quiet --disable-pip-version-check "$(BPY_SPEC)" pyzmq pytest pytest-timeout
+	touch $@

@@ -1,0 +1,69 @@
+"""The sequencer sidebar tab. Drawing only: every action is an operator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+from . import compat, jobs, timeline
+
+
+class SEQUENCER_PT_mfmjt(bpy.types.Panel):
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "MF-MJT"
+    bl_label = "MF-MJT Sound"
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return compat.sequencer_scene(context) is not None
+
+    def draw(self, context: Any) -> None:
+        scene = compat.sequencer_scene(context)
+        settings = scene.mfmjt
+        layout = self.layout
+        running = bool(jobs.pending_for(scene))
+
+        row = layout.row(align=True)
+        row.label(text=settings.daemon_status, icon="LINKED")
+        row.operator("sequencer.mfmjt_check_daemon", text="", icon="FILE_REFRESH")
+
+        col = layout.column()
+        col.prop(settings, "prompt")
+        col.prop(settings, "negative_prompt")
+        row = col.row(align=True)
+        row.prop(settings, "seed")
+        row.prop(settings, "lock_seed", text="", icon="LOCKED" if settings.lock_seed else "UNLOCKED")
+        row = col.row(align=True)
+        row.prop(settings, "steps")
+        row.prop(settings, "guidance")
+        row = col.row(align=True)
+        row.prop(settings, "variations")
+        row.prop(settings, "stereo", toggle=True)
+
+        frames = timeline.generation_range(scene)
+        col = layout.column()
+        col.enabled = not running
+        col.operator("sequencer.mfmjt_generate_selection", icon="PLAY_SOUND",
+                     text=f"Generate for {frames.source} ({frames.start}-{frames.end - 1})")
+        row = col.row(align=True)
+        row.prop(settings, "duration")
+        row.operator("sequencer.mfmjt_generate_prompt", text="From Prompt", icon="OUTLINER_OB_SPEAKER")
+
+        if running:
+            if hasattr(layout, "progress"):  # 4.0+
+                layout.progress(factor=settings.progress, type="BAR", text=settings.status)
+            else:
+                layout.label(text=f"{settings.status} ({settings.progress:.0%})")
+            layout.operator("sequencer.mfmjt_cancel", icon="CANCEL")
+        elif settings.status:
+            layout.label(text=settings.status, icon="INFO")
+
+        if settings.last_result:
+            box = layout.box()
+            box.label(text=settings.last_result)
+            box.label(text=settings.last_timings)
+
+
+CLASSES = (SEQUENCER_PT_mfmjt,)

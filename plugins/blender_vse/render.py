@@ -1,0 +1,144 @@
+"""Render a frame range through the sequencer to a small silent MP4, then put every setting back.
+
+What the editor sees is what the model hears: the render includes trims, effects, transforms,
+text and retimed strips exactly as the preview shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import bpy
+
+from . import compat
+from .timeline import FrameRange, overlaps
+
+SCENE_FIELDS = ("frame_start", "frame_end", "frame_step", "frame_current")
+# Restored first: each one changes which values the fields after it accept.
+FIRST = {"image_settings": ("media_type", "file_format"), "ffmpeg": ("format", "codec")}
+
+
+class RenderError(RuntimeError):
+    """The range could not be rendered (the message says why, for the panel)."""
+
+
+def _settable(struct: Any) -> list[str]:
+    """Names of the plain (non-pointer, non-collection) writable properties of an RNA struct."""
+    names = []
+    for prop in struct.bl_rna.properties:
+        if prop.is_readonly or prop.type in ("POINTER", "COLLECTION") or prop.identifier == "rna_type":
+            continue
+        names.append(prop.identifier)
+    return names
+
+
+def _value(struct: Any, name: str) -> Any:
+    value = getattr(struct, name)
+    return tuple(value) if hasattr(value, "__len__") and not isinstance(value, str) else value
+
+
+def snapshot(scene: Any) -> dict[str, dict[str, Any]]:
+    """Every plain setting a range render can change: the scene's frame fields and all of
+    render, render.image_settings and render.ffmpeg (changing the file format alone resets
+    colour mode and depth, so the whole structs are kept, not just the fields we set)."""
+    render = scene.render
+    structs = {"render": render, "image_settings": render.image_settings, "ffmpeg": render.ffmpeg}
+    saved = {key: {n: _value(s, n) for n in _settable(s)} for key, s in structs.items()}
+    saved["scene"] = {n: getattr(scene, n) for n in SCENE_FIELDS}
+    return saved
+
+
+def restore(scene: Any, saved: dict[str, dict[str, Any]]) -> None:
+    """Put back what `snapshot` saw; fields whose value did not change are not touched."""
+    render = scene.render
+    structs = {"image_settings": render.image_settings, "ffmpeg": render.ffmpeg, "render": render, "scene": scene}
+    for key, struct in structs.items():
+        values = saved[key]
+        order = [n for n in FIRST.get(key, ()) if n in values] + [n for n in values if n not in FIRST.get(key, ())]
+        failed = []
+        for name in order:
+            try:
+                if _value(struct, name) != values[name]:
+                    setattr(struct, name, values[name])
+            except (TypeError, ValueError, AttributeError):
+                failed.append(name)
+        for name in failed:  # a value another field gated, now accepted
+            try:
+                if values[name] == "":
+                    # An enum that held no valid item (a scene that never rendered video has
+                    # ffmpeg_preset 0) cannot be written back; Blender's default is the closest.
+                    setattr(struct, name, struct.bl_rna.properties[name].default)
+                else:
+                    setattr(struct, name, values[name])
+            except (TypeError, ValueError, AttributeError):
+                pass
+
+
+@contextmanager
+def settings_restored(scene: Any) -> Iterator[None]:
+    """Restore the render settings on the way out, whatever happens inside."""
+    saved = snapshot(scene)
+    try:
+        yield
+    finally:
+        restore(scene, saved)
+
+
+def preview_size(scene: Any, height: int) -> tuple[int, int]:
+    """The output size: the scene's aspect at most `height` pixels tall, never upscaled, even
+    dimensions (H.264 needs them)."""
+    r = scene.render
+    scale = r.resolution_percentage / 100.0
+    full_w, full_h = max(2, round(r.resolution_x * scale)), max(2, round(r.resolution_y * scale))
+    h = min(height, full_h)
+    w = full_w * h / full_h
+    return max(2, round(w / 2) * 2), max(2, round(h / 2) * 2)
+
+
+def _configure(scene: Any, frames: FrameRange, stem: str, height: int) -> None:
+    r = scene.render
+    scene.frame_start, scene.frame_end, scene.frame_step = frames.start, frames.end - 1, 1
+    r.resolution_x, r.resolution_y = preview_size(scene, height)
+    r.resolution_percentage = 100
+    r.use_sequencer = True
+    r.use_compositing = False
+    r.use_border = False  # a border would crop what the model sees
+    r.use_stamp = False  # burnt-in metadata is not part of the picture
+    r.use_multiview = False
+    r.use_file_extension, r.use_overwrite, r.use_placeholder = True, True, False
+    r.filepath = stem
+    compat.set_video_output(r.image_settings)
+    r.image_settings.color_mode = "RGB"
+    f = r.ffmpeg
+    f.format, f.codec, f.audio_codec = "MPEG4", "H264", "NONE"
+    f.constant_rate_factor, f.ffmpeg_preset = "HIGH", "REALTIME"
+    f.gopsize = 12  # short GOPs: the daemon seeks by time
+    f.use_max_b_frames = False
+
+
+def render_range(scene: Any, frames: FrameRange, folder: str, height: int = 384) -> str:
+    """Render `frames` of the scene's sequencer to an MP4 in `folder`; returns its path.
+
+    Blocks while Blender renders (the clip is small and silent, so it is quick); every render
+    setting it changes is restored before it returns or raises.
+    """
+    if frames.frames < 1:
+        raise RenderError("the range is empty")
+    pictures = [st for st in compat.strips(scene) if not compat.is_sound(st) and overlaps(st, frames)]
+    if not pictures and scene.camera is None:  # Blender would refuse: "no camera"
+        raise RenderError(f"Frames {frames.start}-{frames.end - 1} show no picture: select strips with "
+                          "picture, or use Generate from Prompt.")
+    stem = os.path.join(folder, "range_")
+    with settings_restored(scene):
+        _configure(scene, frames, stem, height)
+        path = scene.render.frame_path(frame=frames.start)
+        try:
+            bpy.ops.render.render(animation=True, scene=scene.name)
+        except RuntimeError as exc:
+            raise RenderError(f"rendering frames {frames.start}-{frames.end - 1} failed: {exc}") from None
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        raise RenderError(f"rendering frames {frames.start}-{frames.end - 1} wrote no video")
+    return path

@@ -1,0 +1,85 @@
+"""Range, rate, channel and naming rules, in real Blender scenes (no daemon needed)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from blender_testing import add_color, add_movie, import_bpy, trim
+
+bpy = import_bpy()
+
+
+@pytest.mark.parametrize("fps, base, expected", [
+    (24, 1.0, Fraction(24)), (25, 1.0, Fraction(25)), (30000, 1001.0, Fraction(30000, 1001)),
+    (30, 1.001, Fraction(30000, 1001)), (24, 1.001, Fraction(24000, 1001)),
+    (60, 1.001, Fraction(60000, 1001)),  # fps holds at most 32767, so 59.94 is only spelled 60/1.001
+])
+def test_scene_fps_is_exact(extension, scene, fps, base, expected):
+    scene.render.fps, scene.render.fps_base = fps, base
+    assert extension.timeline.scene_fps(scene) == expected
+
+
+def test_range_is_selection_union_then_preview_then_scene(extension, scene, videos):
+    tl = extension.timeline
+    a = add_movie(scene, videos["24"], channel=1, frame_start=10)  # 48 frames: [10, 58)
+    b = add_color(scene, channel=3, start=80, end=100)
+    scene.frame_start, scene.frame_end = 5, 120
+    assert tl.generation_range(scene) == tl.FrameRange(5, 121, "scene")
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = 20, 49
+    assert tl.generation_range(scene) == tl.FrameRange(20, 50, "preview")
+    a.select = b.select = True
+    assert tl.generation_range(scene) == tl.FrameRange(10, 100, "selection")
+    b.select = False
+    trim(a, 16, 40)  # trimmed on both sides
+    assert tl.generation_range(scene) == tl.FrameRange(16, 40, "selection")
+
+
+def test_playhead_range_rounds_to_whole_frames(extension, scene):
+    scene.frame_current = 37
+    assert extension.timeline.playhead_range(scene, 1.5) == extension.timeline.FrameRange(37, 73, "playhead")
+    scene.render.fps, scene.render.fps_base = 30000, 1001
+    # 2 s at 29.97 fps is 59.94 frames: 60 whole frames
+    assert extension.timeline.playhead_range(scene, 2.0).frames == 60
+
+
+def test_channels_above_the_picture_skip_busy_ones(extension, scene, videos):
+    tl = extension.timeline
+    add_movie(scene, videos["24"], channel=2, frame_start=1, select=True)  # [1, 49)
+    add_color(scene, channel=3, start=30, end=60)  # overlaps the range: channel 3 is busy
+    add_color(scene, channel=5, start=60, end=90)  # outside the range: channel 5 is free
+    frames = tl.generation_range(scene)
+    assert tl.picture_channel(scene, frames) == 2
+    assert tl.free_channels(scene, frames, above=2, count=3) == [4, 5, 6]
+    with pytest.raises(ValueError, match="free channel"):
+        tl.free_channels(scene, frames, above=126, count=3)
+
+
+def test_preview_range_picture_is_everything_visible(extension, scene, videos):
+    tl = extension.timeline
+    add_movie(scene, videos["24"], channel=1, frame_start=1)
+    add_color(scene, channel=4, start=10, end=20)  # picture on top, in the range
+    add_color(scene, channel=7, start=200, end=220)  # outside the range
+    assert tl.picture_channel(scene, tl.FrameRange(1, 49, "preview")) == 4
+
+
+def test_strip_names_carry_prompt_and_seed_within_blenders_limit(extension):
+    name = extension.timeline.strip_name
+    assert name("rain on a  tin roof", 7) == "rain on a tin roof (seed 7)"
+    assert name("", 3) == "MF-MJT (seed 3)"
+    long = name("très longue pluie sur un toit de tôle, tonnerre au loin, " * 3, 2147483630)
+    assert long.endswith("... (seed 2147483630)") and len(long.encode()) <= 60
+    assert extension.timeline.file_stem("Rain / Tin Roof!", 5, "abcdef0123") == "rain_tin_roof_seed5_abcdef01"
+
+
+@pytest.mark.parametrize("size, percent, height, expected", [
+    ((1920, 1080), 100, 384, (682, 384)),
+    ((1280, 720), 50, 384, (640, 360)),  # already smaller: never upscaled
+    ((1080, 1920), 100, 384, (216, 384)),  # portrait
+    ((999, 555), 100, 100, (180, 100)),  # even sizes for H.264
+])
+def test_preview_size(extension, scene, size, percent, height, expected):
+    scene.render.resolution_x, scene.render.resolution_y = size
+    scene.render.resolution_percentage = percent
+    assert extension.render.preview_size(scene, height) == expected
