@@ -18,6 +18,7 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+	$(MAKE) test-blender
 
 clean:
 	rm -rf $(VENV) .pytest_cache
