@@ -50,7 +50,10 @@ class Variant:
 # Blender derives an extension's Python versions from its wheel tags and, when "3.11" is listed,
 # drops the bare "3" an abi3 wheel stands for: one zip with cp311 and cp312-abi3 wheels is refused
 # by 5.1 ("This Python version (3.13) isn't compatible with (3.11)", measured on bpy 5.1.2).
-VARIANTS = (Variant("blender4.2-5.0", "cp311", blender_max="5.1.0"), Variant("blender5.1+", "abi3", blender_min="5.1.0"))
+VARIANTS = (
+    Variant("blender4.2-5.0", "cp311", blender_max="5.1.0"),
+    Variant("blender5.1+", "abi3", blender_min="5.1.0"),
+)
 
 
 def read_manifest(folder: Path = HERE) -> dict:

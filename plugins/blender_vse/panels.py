@@ -52,10 +52,7 @@ class SEQUENCER_PT_mfmjt(bpy.types.Panel):
         row.operator("sequencer.mfmjt_generate_prompt", text="From Prompt", icon="OUTLINER_OB_SPEAKER")
 
         if running:
-            if hasattr(layout, "progress"):  # 4.0+
-                layout.progress(factor=settings.progress, type="BAR", text=settings.status)
-            else:
-                layout.label(text=f"{settings.status} ({settings.progress:.0%})")
+            layout.progress(factor=settings.progress, type="BAR", text=settings.status)
             layout.operator("sequencer.mfmjt_cancel", icon="CANCEL")
         elif settings.status:
             layout.label(text=settings.status, icon="INFO")

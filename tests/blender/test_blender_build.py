@@ -70,7 +70,7 @@ def test_one_zip_per_python_line(tmp_path):
             vendored = zf.read("vendor/mfmjt_client/client.py")
         top = {p.name for p in PLUGIN.iterdir() if p.is_file()} - {"build.py"}
         assert {n for n in names if "/" not in n} == top and {"blender_manifest.toml", "__init__.py"} <= top
-        client = {f"vendor/mfmjt_client/{n}" for n in ("__init__.py", "client.py", "protocol.py", "events.py", "wav.py")}
+        client = {f"vendor/mfmjt_client/{n}" for n in ("__init__.py", *build.CLIENT_FILES)}
         assert client | {"vendor/__init__.py"} <= names
         wheels = {n for n in names if n.startswith("wheels/")}
         assert wheels == {w[2:] for w in inside["wheels"]} and len(wheels) == 3  # win, mac, linux

@@ -156,14 +156,19 @@ def test_cancel_stops_the_job(extension, prefs, scene):
     scene.mfmjt.prompt, scene.mfmjt.duration = "long ambience", 300.0  # dozens of windows: many seconds
     assert bpy.ops.sequencer.mfmjt_generate_prompt() == {"FINISHED"}
     deadline = time.monotonic() + 30
-    while not scene.mfmjt.status.startswith(("encode", "sample", "starting")) and time.monotonic() < deadline:
-        extension.jobs.tick()
+    while scene.mfmjt.status.startswith(("Sent", "Accepted", "Queued")) and time.monotonic() < deadline:
+        extension.jobs.tick()  # until the daemon reports it running
         time.sleep(0.02)
+    assert extension.jobs.pending_for(scene), scene.mfmjt.status
     assert bpy.ops.sequencer.mfmjt_cancel() == {"FINISHED"}
     assert scene.mfmjt.status == "Cancelled" and not extension.jobs.pending_for(scene)
-    for _ in range(10):
+    # The daemon heard it: the job stops (a 300 s job would keep it busy far longer).
+    client = extension.daemon_link.client_for(extension.preferences.daemon_config(bpy.context))
+    deadline = time.monotonic() + 20
+    while (counters := client.status())["running"] and time.monotonic() < deadline:
         extension.jobs.tick()
-        time.sleep(0.02)
+        time.sleep(0.1)
+    assert counters["running"] == 0 and counters["cancelled"] >= 1, counters
     assert sound_strips(scene) == [] and scene.mfmjt.status == "Cancelled"
 
 

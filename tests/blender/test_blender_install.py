@@ -52,7 +52,7 @@ def packages(tmp_path_factory) -> dict[str, Path]:
     if not all(w.exists() for w in wheels):
         pytest.skip("no cached wheels: run `python plugins/blender_vse/build.py` once (downloads them)")
     zips = build.build_zips(tmp_path_factory.mktemp("dist"), wheels)
-    return {variant.name: path for variant, path in zip(build.VARIANTS, zips)}
+    return {variant.name: path for variant, path in zip(build.VARIANTS, zips, strict=True)}
 
 
 def _install(package: Path, tmp_path: Path) -> tuple[dict, str]:
