@@ -62,10 +62,12 @@ class RowDecoder:
             if self.frame_size is None:
                 f8 = media.clip_frames(row.path, start, end).frames
                 f25 = media.sync_frames(row.path, start, end).frames
-            else:
-                size = (self.frame_size, self.frame_size)
-                f8 = media.decode_frames(row.path, start, end, Fraction(CLIP_FPS), size=size).frames
-                f25 = media.decode_frames(row.path, start, end, Fraction(SYNC_FPS), size=size).frames
+            else:  # exactly as generation decodes for the small encoders (one pass, area-scaled)
+                from mfmjt_core.pipeline.frames import SMALL_ENCODER_INTERPOLATION
+
+                specs = [media.FrameSpec(Fraction(fps), size=(self.frame_size, self.frame_size),
+                                         interpolation=SMALL_ENCODER_INTERPOLATION) for fps in (CLIP_FPS, SYNC_FPS)]
+                f8, f25 = (batch.frames for batch in media.decode_frame_sets(row.path, start, end, specs))
             out["frames8"], out["frames25"] = torch.from_numpy(f8), torch.from_numpy(f25)
         return out
 

@@ -31,10 +31,9 @@ def test_bad_inputs_are_reported_and_the_rest_extracted(extracted):
 
 
 def test_features_equal_direct_encoding(extracted, media_folder):
-    from fractions import Fraction
-
     from mfmjt_core import media
     from mfmjt_core.model import AudioModel
+    from mfmjt_core.pipeline.frames import decode_for_encoders
 
     out, _, _ = extracted
     data = FeatureSet(out)
@@ -42,8 +41,7 @@ def test_features_equal_direct_encoding(extracted, media_folder):
     assert [m["id"] for m in meta] == ["clip1", "clip2", "clip3", "sound"]
     model = AudioModel.load(media_folder["model"])
     path = media_folder["clips"] / "clip2.mp4"
-    f8 = media.decode_frames(path, 0.0, DURATION, Fraction(8), size=(32, 32)).frames[None]
-    f25 = media.decode_frames(path, 0.0, DURATION, Fraction(25), size=(32, 32)).frames[None]
+    f8, f25 = (f[None] for f in decode_for_encoders(model.encoders, path, 0.0, DURATION))  # as generation
     wave, _ = media.read_audio(path, start=0.0, end=DURATION, sample_rate=16_000, channels=1)
     with torch.no_grad():
         clip_f, sync_f = model.encoders.encode_video(f8, f25)
