@@ -24,6 +24,8 @@ class ObjectiveConfig:
     interval: tuple[float, float] = (0.0, 1.0)
     jvp_fp32: bool = True
     derivative: Literal["jvp", "fd"] = "jvp"  # du/dt by forward-mode AD or central difference
+    # weight of a task's auxiliary loss (the synthetic world's alignment probes); 0: off
+    probe_weight: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ class TrainTask(Protocol):
 
     def export(self, state_dict: dict[str, torch.Tensor], path: Path) -> None: ...
 
+    # Optional: `auxiliary`, a module trained beside the model (e.g. probes of an auxiliary
+    # loss) that is optimised and kept in the training state but not averaged or exported.
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -97,8 +100,9 @@ def _format_eta(seconds: float) -> str:
 
 
 def print_progress(record: dict) -> None:
+    probes = "".join(f"  {k} {record[k]:.3f}" for k in sorted(record) if k.startswith("probe_"))
     print(
-        f"step {record['step']}/{record['steps']}  loss {record['loss']:.4f}  mse {record['raw_mse']:.4f}  "
+        f"step {record['step']}/{record['steps']}  loss {record['loss']:.4f}  mse {record['raw_mse']:.4f}{probes}  "
         f"lr {record['lr']:.2e}  {record['samples_per_s']:.1f} samples/s  ETA {_format_eta(record['eta_s'])}",
         file=sys.stderr,
         flush=True,
@@ -138,7 +142,12 @@ def train(
         from torch.nn.parallel import DistributedDataParallel
 
         forward_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    auxiliary: nn.Module | None = getattr(task, "auxiliary", None)
+    if auxiliary is not None:
+        auxiliary.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
+    if auxiliary is not None:
+        params += [p for p in auxiliary.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.optim.lr, betas=config.optim.betas, weight_decay=config.optim.weight_decay)
     ema = EMA(model, config.optim.ema_decay)
 
@@ -149,6 +158,8 @@ def train(
         model.load_state_dict(state["model"])
         ema.shadow.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
+        if auxiliary is not None and "auxiliary" in state:
+            auxiliary.load_state_dict(state["auxiliary"])
         start = int(state["step"])
     if dist.main:
         (out / "config.json").write_text(config.to_json())
@@ -172,6 +183,8 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = learning_rate(step, config)
             model.train()
+            if auxiliary is not None:
+                auxiliary.train()
             with autocast:
                 loss, stats = task.loss(forward_model, model, batch, draws, config.objective)
             opt.zero_grad(set_to_none=True)
@@ -198,7 +211,7 @@ def train(
                     progress(record)
             out_of_time = deadline is not None and _agree(time.monotonic() > deadline, dist, device)
             if dist.main and (done % config.checkpoint_every == 0 or done == end or out_of_time):
-                _save_state(state_path, model, ema, opt, done)
+                _save_state(state_path, model, ema, opt, done, auxiliary)
             if out_of_time:
                 end = done
                 if dist.main:
@@ -277,8 +290,12 @@ def _batches(data: _StepBatches, workers: int):
     return iter(loader)
 
 
-def _save_state(path: Path, model: nn.Module, ema: EMA, opt: torch.optim.Optimizer, step: int) -> None:
+def _save_state(
+    path: Path, model: nn.Module, ema: EMA, opt: torch.optim.Optimizer, step: int, auxiliary: nn.Module | None
+) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "ema": ema.shadow.state_dict(), "optimizer": opt.state_dict(),
-                "step": step}, tmp)
+    state = {"model": model.state_dict(), "ema": ema.shadow.state_dict(), "optimizer": opt.state_dict(), "step": step}
+    if auxiliary is not None:
+        state["auxiliary"] = auxiliary.state_dict()
+    torch.save(state, tmp)
     os.replace(tmp, path)  # a crash mid-write never leaves a broken checkpoint

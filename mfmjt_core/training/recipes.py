@@ -75,19 +75,23 @@ def tiny_random_spec() -> ModelSpec:
     )
 
 
+# The alignment probes' share of the loss (`probes.py`): the encoders start from random weights.
+PROBE_WEIGHT = 0.5
+
 TINY_SYNTH = Recipe(
     name="tiny-synth",
     spec=tiny_synth_spec(),
     stages=(
         Stage("fm", TrainConfig(
-            steps=1400, batch_size=16, seed=0, null_video=0.2, null_text=0.5,
-            objective=ObjectiveConfig(kind="fm", mu=0.0, sigma=1.0),
+            steps=1600, batch_size=16, seed=0, null_video=0.2, null_text=0.5,
+            objective=ObjectiveConfig(kind="fm", mu=0.0, sigma=1.0, probe_weight=PROBE_WEIGHT),
             optim=OptimConfig(lr=1e-3, warmup_steps=100, decay="cosine", min_lr_ratio=0.2, ema_decay=0.995),
             log_every=10, checkpoint_every=100,
         )),
         Stage("meanflow", TrainConfig(
-            steps=700, batch_size=16, seed=1, null_video=0.2, null_text=0.5,
-            objective=ObjectiveConfig(kind="meanflow", mu=-0.4, sigma=1.0, equal_fraction=0.75),
+            steps=500, batch_size=16, seed=1, null_video=0.2, null_text=0.5,
+            objective=ObjectiveConfig(kind="meanflow", mu=-0.4, sigma=1.0, equal_fraction=0.75,
+                                      probe_weight=PROBE_WEIGHT),
             optim=OptimConfig(lr=3e-4, warmup_steps=50, decay="cosine", min_lr_ratio=0.1, ema_decay=0.995),
             log_every=10, checkpoint_every=100,
         )),
@@ -95,7 +99,7 @@ TINY_SYNTH = Recipe(
         # many network evaluations as the MeanFlow stage costs.
         Stage("fm-baseline", TrainConfig(
             steps=1000, batch_size=16, seed=2, null_video=0.2, null_text=0.5,
-            objective=ObjectiveConfig(kind="fm", mu=0.0, sigma=1.0),
+            objective=ObjectiveConfig(kind="fm", mu=0.0, sigma=1.0, probe_weight=PROBE_WEIGHT),
             optim=OptimConfig(lr=3e-4, warmup_steps=50, decay="cosine", min_lr_ratio=0.1, ema_decay=0.995),
             log_every=10, checkpoint_every=100,
         ), init_from="fm", optional=True),

@@ -5,7 +5,13 @@ fly in ~20 ms, so there is no dataset to store and no clip is seen twice. Video 
 timestamp at 8 and 25 fps exactly as the pipeline samples decoded files, resized to the small
 encoders' frame size; audio becomes mel latents. Conditions are dropped per modality with the
 network's learned empty features, so the same model does video-to-audio, text-to-audio, both,
-and classifier-free guidance.
+and classifier-free guidance. With `objective.probe_weight > 0` the encoders also get the direct
+audio-visual signal of the alignment probes (`probes.py`).
+
+Frames get a faint per-pixel noise (std `frame_noise`, seeded by the row): generation sees frames
+decoded from H.264 files, whose compression noise (~0.006 mean absolute at 32 px) is as large as
+the frame-to-frame motion the sync encoder reads; a motion encoder fitted to noiseless renders
+would take that noise for movement.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from mfmjt_core.model import AudioModel, ModelSpec
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.training.config import ObjectiveConfig
 from mfmjt_core.training.draws import Draws
+from mfmjt_core.training.probes import AlignmentProbes, ProbeConfig
 
 
 def frames_at(frames: np.ndarray, fps: Fraction, target_fps: int, duration: float) -> np.ndarray:
@@ -43,7 +50,9 @@ def _resize(frames: np.ndarray, size: int) -> torch.Tensor:
 class SynthTask:
     """`TrainTask` over the synthetic world for an `AudioModel` with small encoders."""
 
-    def __init__(self, model: AudioModel, *, world_config=None, first_seed: int = 0) -> None:
+    def __init__(
+        self, model: AudioModel, *, world_config=None, first_seed: int = 0, frame_noise: float = 0.003
+    ) -> None:
         from mfmjt_core.synth.world import DEFAULT, WorldConfig
 
         from mfmjt_core.model import build_codec
@@ -57,6 +66,11 @@ class SynthTask:
         self.frame_size = model.spec.encoders.get("config", {}).get("frame_size", 64)
         self.duration = model.spec.window_s
         self.num_latents = self.codec.num_latents(self.duration)
+        self.frame_noise = frame_noise
+        enc = model.encoders
+        self.auxiliary = AlignmentProbes(ProbeConfig(
+            clip_dim=enc.clip_dim, sync_dim=enc.sync_dim, text_dim=enc.text_dim, latent_dim=self.codec.latent_dim,
+        ))
 
     def latent_shape(self) -> Sequence[int]:
         return (self.num_latents, self.codec.latent_dim)
@@ -70,19 +84,30 @@ class SynthTask:
     def batch(self, indices: Sequence[int]) -> dict:
         """CPU tensors of the given rows (runs in data-loader workers)."""
         clips = [self.clip(i) for i in indices]
-        frames8 = torch.stack([_resize(frames_at(c.frames, c.fps, 8, self.duration), self.frame_size) for c in clips])
-        frames25 = torch.stack([_resize(frames_at(c.frames, c.fps, 25, self.duration), self.frame_size) for c in clips])
+        frames8 = torch.stack([self._frames(c, i, 8) for c, i in zip(clips, indices)])
+        frames25 = torch.stack([self._frames(c, i, 25) for c, i in zip(clips, indices)])
         audio = torch.from_numpy(np.stack([c.audio for c in clips]))
         with torch.no_grad():
             latent = self.codec.encode(audio)[:, : self.num_latents]
         return {"frames8": frames8, "frames25": frames25, "captions": [c.caption for c in clips], "latent": latent}
 
-    def conditions(self, batch: dict, draws: Draws) -> dict[str, torch.Tensor]:
-        model = self.model
-        clip_f, sync_f = model.encoders.encode_video(batch["frames8"], batch["frames25"])
-        text_f = model.encoders.encode_text(batch["captions"])
+    def _frames(self, clip, index: int, fps: int) -> torch.Tensor:
+        frames = _resize(frames_at(clip.frames, clip.fps, fps, self.duration), self.frame_size)
+        if self.frame_noise <= 0:
+            return frames
+        g = torch.Generator().manual_seed(self.first_seed * 1_000_003 + index * 31 + fps)
+        return (frames + self.frame_noise * torch.randn(frames.shape, generator=g)).clamp_(0.0, 1.0)
+
+    def features(self, batch: dict) -> dict[str, torch.Tensor]:
+        """The encoders' features of every row (no condition dropped)."""
+        clip_f, sync_f = self.model.encoders.encode_video(batch["frames8"], batch["frames25"])
+        return {"clip_f": clip_f, "sync_f": sync_f, "text_f": self.model.encoders.encode_text(batch["captions"])}
+
+    def conditions(self, batch: dict, draws: Draws, features: dict | None = None) -> dict[str, torch.Tensor]:
+        f = features or self.features(batch)
+        clip_f, sync_f, text_f = f["clip_f"], f["sync_f"], f["text_f"]
         dv, dt = draws.drop_video.view(-1, 1, 1), draws.drop_text.view(-1, 1, 1)
-        net = model.net
+        net = self.model.net
         return {
             "clip_f": torch.where(dv, net.empty_clip_feat.expand_as(clip_f), clip_f),
             "sync_f": torch.where(dv, net.empty_sync_feat.expand_as(sync_f), sync_f),
@@ -90,17 +115,24 @@ class SynthTask:
         }
 
     def loss(self, forward_model, jvp_model, batch, draws: Draws, objective: ObjectiveConfig):
-        cond = self.conditions(batch, draws)
+        features = self.features(batch)
+        cond = self.conditions(batch, draws, features)
         convention = self.model.spec.network.time_convention
         u = AverageVelocity(forward_model, convention)
         x = self.model.net.normalize(batch["latent"])
         if objective.kind == "fm":
-            return fm_loss(u, x, cond=cond, noise=draws.noise, t=draws.t)
-        return meanflow_loss(
-            u, x, cond=cond, noise=draws.noise, t=draws.t, r=draws.r,
-            weight_p=objective.weight_p, weight_c=objective.weight_c, jvp_fp32=objective.jvp_fp32,
-            jvp_model=AverageVelocity(jvp_model, convention), derivative=objective.derivative,
-        )
+            loss, stats = fm_loss(u, x, cond=cond, noise=draws.noise, t=draws.t)
+        else:
+            loss, stats = meanflow_loss(
+                u, x, cond=cond, noise=draws.noise, t=draws.t, r=draws.r,
+                weight_p=objective.weight_p, weight_c=objective.weight_c, jvp_fp32=objective.jvp_fp32,
+                jvp_model=AverageVelocity(jvp_model, convention), derivative=objective.derivative,
+            )
+        if objective.probe_weight > 0:
+            probe_loss, probe_stats = self.auxiliary(x, **features)
+            loss = loss + objective.probe_weight * probe_loss
+            stats = {**stats, **probe_stats, "loss": loss.item()}
+        return loss, stats
 
     def export(self, state_dict: dict[str, torch.Tensor], path: Path) -> None:
         model = AudioModel.create(self.model.spec)

@@ -1,0 +1,120 @@
+"""Training on the synthetic world: a smoke run of the real task, the alignment probes, resuming."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from mfmjt_core.model import AudioModel
+from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig
+from mfmjt_core.training.draws import draw
+from mfmjt_core.training.loop import train
+from mfmjt_core.training.probes import AlignmentProbes, ProbeConfig, pool_time, resample_time
+from mfmjt_core.training.recipes import tiny_synth_spec
+from mfmjt_core.training.synth_task import SynthTask
+
+
+def _spec():
+    spec = tiny_synth_spec()
+    # the embedded model's layout; 2 s windows keep the smoke run fast
+    net = dataclasses.replace(spec.network, sequence=spec.network.sequence.with_duration(2.0))
+    return dataclasses.replace(spec, network=net, window_s=2.0)
+
+
+def _world():
+    from mfmjt_core.synth.world import WorldConfig
+
+    return WorldConfig(duration_s=2.0)
+
+
+def _task(frame_noise: float = 0.003) -> SynthTask:
+    model = AudioModel.create(_spec(), generator=torch.Generator().manual_seed(0))
+    return SynthTask(model, world_config=_world(), frame_noise=frame_noise)
+
+
+def test_time_resampling_helpers():
+    x = torch.arange(8.0).view(1, 8, 1)
+    assert torch.equal(pool_time(x, 4).flatten(), torch.tensor([0.5, 2.5, 4.5, 6.5]))
+    up = resample_time(torch.tensor([[[0.0], [2.0]]]), 4).flatten()  # instants 0.25 .. 1.75 of 2 tokens
+    assert torch.allclose(up, torch.tensor([0.0, 0.5, 1.5, 2.0]))
+
+
+def test_probes_learn_what_the_features_say():
+    """A sync probe fits a latent that is a per-instant function of the features; a shuffled one it cannot."""
+    g = torch.Generator().manual_seed(0)
+    cfg = ProbeConfig(clip_dim=4, sync_dim=6, text_dim=5, latent_dim=3)
+    sync = torch.randn(8, 20, 6, generator=g)
+    mix = torch.randn(6, 3, generator=g)
+    latent = sync @ mix  # same length: the probe sees each instant's own features
+    clip, text = torch.randn(8, 5, 4, generator=g), torch.randn(8, 7, 5, generator=g)
+
+    def fit(target):
+        probes = AlignmentProbes(cfg)
+        opt = torch.optim.Adam(probes.parameters(), lr=3e-2)
+        for _ in range(300):
+            loss, stats = probes(target, clip_f=clip, sync_f=sync, text_f=text)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return stats["probe_sync"]
+
+    aligned = fit(latent)
+    shuffled = fit(latent[:, torch.randperm(20, generator=g)])
+    assert aligned < 0.05 * latent.var().item()
+    assert shuffled > 10 * aligned
+
+
+def test_batches_are_deterministic_and_noise_is_faint():
+    task, clean = _task(), _task(frame_noise=0.0)
+    a, b, c = task.batch([3, 4]), task.batch([3, 4]), clean.batch([3, 4])
+    assert torch.equal(a["frames25"], b["frames25"]) and torch.equal(a["latent"], b["latent"])
+    assert a["frames8"].shape == (2, 16, 32, 32, 3) and a["frames25"].shape == (2, 50, 32, 32, 3)
+    diff = (a["frames25"] - c["frames25"]).abs()
+    assert 0.001 < diff.mean().item() < 0.004
+    assert a["captions"] == c["captions"]
+
+
+def test_probe_weight_adds_the_probe_loss():
+    task = _task()
+    batch = task.batch([0, 1])
+    kw = dict(step=0, seed=0, shape=task.latent_shape(), null_video=0.0, null_text=0.0)
+    plain = ObjectiveConfig(kind="fm")
+    probed = dataclasses.replace(plain, probe_weight=0.5)
+    draws = draw([0, 1], objective=plain, **kw)
+    loss0, stats0 = task.loss(task.model, task.model, batch, draws, plain)
+    loss1, stats1 = task.loss(task.model, task.model, batch, draws, probed)
+    assert "probe_sync" not in stats0 and {"probe_sync", "probe_clip", "probe_text"} <= set(stats1)
+    probe = (stats1["probe_sync"] + stats1["probe_clip"] + stats1["probe_text"]) / 3
+    assert loss1.item() == pytest.approx(loss0.item() + 0.5 * probe, rel=1e-5)
+    loss1.backward()
+    assert task.auxiliary.sync.weight.grad is not None
+    assert task.model.encoders.motion.temporal[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.timeout(240)
+def test_smoke_training_lowers_the_loss_and_resumes(tmp_path):
+    """A few real steps of the tiny-synth task; probes go into the training state, not the export."""
+    config = TrainConfig(
+        steps=24, batch_size=4, seed=0, null_video=0.2, null_text=0.5,
+        objective=ObjectiveConfig(kind="fm", probe_weight=0.5),
+        optim=OptimConfig(lr=2e-3, warmup_steps=2, decay="constant", ema_decay=0.9),
+        log_every=4, checkpoint_every=12,
+    )
+    task = _task()
+    # the same 4 clips every step, so the loss can only fall by fitting them
+    task.clip = lambda index, _clip=task.clip: _clip(index % 4)
+    records = []
+    train(task, config, tmp_path, resume=False, progress=records.append, stop_after=12)
+    state = torch.load(tmp_path / "train_state.pt", weights_only=True)
+    assert state["step"] == 12 and "auxiliary" in state
+    resumed = _task()
+    resumed.clip = task.clip
+    path = train(resumed, config, tmp_path, progress=records.append)
+    assert records[-1]["step"] == 24
+    first, last = records[0], records[-1]
+    assert last["probe_sync"] < first["probe_sync"]
+    assert last["raw_mse"] < first["raw_mse"]
+    exported = AudioModel.load(path)
+    assert not any("probe" in k or k.startswith("sync.") for k in exported.state_dict())
