@@ -24,8 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                    "default: the embedded model")
     p.add_argument("--baseline", help="flow-matching model (.safetensors, or tiny-random); without it only "
                                       "MeanFlow rows are made")
-    p.add_argument("--clips", type=int, default=32, help="number of test clips (default 32)")
-    p.add_argument("--start", type=int, default=0, help="index of the first test clip (default 0)")
+    p.add_argument("--clips", type=int, default=32, help="number of clips (default 32)")
+    p.add_argument("--start", type=int, default=0, help="index of the first clip in its split (default 0)")
+    p.add_argument("--split", default="test", choices=("test", "val"),
+                   help="world split of the clips: test (reported numbers) or val (for choosing settings "
+                        "such as the guidance scale; default test)")
     p.add_argument("--out", default="docs/eval", help="output folder (default docs/eval)")
     p.add_argument("--configs", nargs="+", default=["default"], metavar="SEL",
                    help="presets (default, full, quick) and/or globs over run names such as "
@@ -47,7 +50,8 @@ def command_line(args: argparse.Namespace) -> str:
     """The full command, every setting spelled out, as written into the report."""
     parts = ["mfmjt", "eval", "synth"]
     for flag, value in (("--model", args.model), ("--baseline", args.baseline), ("--clips", args.clips),
-                        ("--start", args.start), ("--out", args.out)):
+                        ("--start", args.start), ("--split", None if args.split == "test" else args.split),
+                        ("--out", args.out)):
         if value is not None:
             parts += [flag, str(value)]
     parts += ["--configs", *args.configs]
@@ -89,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         configs=tuple(args.configs),
         guidance=args.guidance, rtf_clips=max(0, args.rtf_clips), figure_clips=max(0, args.figure_clips),
         material_train_clips=args.material_train_clips, batch_size=args.batch_size, start=args.start,
-        remeasure_rtf=args.remeasure_rtf,
+        split=args.split, remeasure_rtf=args.remeasure_rtf,
         command=command_line(args),
     )
     result = run_eval(settings)

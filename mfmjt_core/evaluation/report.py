@@ -108,7 +108,7 @@ def render_markdown(result: EvalResult) -> str:
              f"Made by `{st.command or 'run_eval(...)'}` on {time.strftime('%Y-%m-%d %H:%M')} "
              f"({platform.machine()}, {platform.system()}, python {platform.python_version()}) in "
              f"{result.seconds / 60:.1f} min.", "", *_model_lines(result), "",
-             f"Clips: {len(seeds)} test-split clips (seeds {seeds[0]}..{seeds[-1]}), "
+             f"Clips: {len(seeds)} {st.split}-split clips (seeds {seeds[0]}..{seeds[-1]}), "
              f"{result.clips[0].duration_s:g} s, "
              f"16 kHz mono; {n_onsets} scored onsets, {n_impacts} impacts. Generation seed = clip seed; "
              "guided runs use each model's default scale"

@@ -61,7 +61,8 @@ class EvalSettings:
     figure_clips: int = 3
     material_train_clips: int = 600
     batch_size: int = 16
-    start: int = 0  # index of the first test clip
+    start: int = 0  # index of the first clip in the split
+    split: str = "test"  # "val" for choosing settings, "test" for reported numbers
     remeasure_rtf: bool = False  # ignore cached real-time factors
     command: str = ""  # the command line that made the report
 
@@ -260,9 +261,9 @@ def run_eval(settings: EvalSettings, *, progress_stream=None) -> EvalResult:
                   with_baseline="fm" in generators)
 
     progress = EtaProgress(sum(_units(c, settings.clips + settings.rtf_clips) for c in runs), progress_stream)
-    progress.note(f"{len(runs)} runs on {settings.clips} test clips; preparing clips, references and the "
+    progress.note(f"{len(runs)} runs on {settings.clips} {settings.split} clips; preparing clips, references and the "
                   "material classifier")
-    clips = prepare_clips(split_seeds("test", settings.clips, start=settings.start), out / "clips")
+    clips = prepare_clips(split_seeds(settings.split, settings.clips, start=settings.start), out / "clips")
     truths = [c.truth for c in clips]
     classifier = load_or_fit_classifier(out, settings.material_train_clips)
     ref_gauss = reference_gaussian(truths)

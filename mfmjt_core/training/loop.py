@@ -189,6 +189,8 @@ def train(
                 loss, stats = task.loss(forward_model, model, batch, draws, config.objective)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if auxiliary is not None and dist.world > 1:
+                _average_gradients(auxiliary, dist.world)  # outside the DDP wrapper
             grad_norm = torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
             opt.step()
             ema.update(model, step)
@@ -236,6 +238,13 @@ def _mean_over_ranks(stats: dict[str, float], dist: Dist, device: torch.device) 
     values = torch.tensor([float(stats[k]) for k in keys], dtype=torch.float64, device=device)
     torch.distributed.all_reduce(values)
     return {k: float(v) / dist.world for k, v in zip(keys, values.tolist())}
+
+
+def _average_gradients(module: nn.Module, world: int) -> None:
+    for p in module.parameters():
+        if p.grad is not None:
+            torch.distributed.all_reduce(p.grad)
+            p.grad.div_(world)
 
 
 def _agree(flag: bool, dist: Dist, device: torch.device) -> bool:

@@ -78,3 +78,18 @@ def test_generated_audio_is_cached_and_reused(evaluation):
 def test_bad_selection_exits_with_usage_code(tmp_path):
     assert main(["eval", "synth", "--model", "tiny-random", "--out", str(tmp_path), "--clips", "2",
                  "--configs", "mf3-*"]) == 2
+
+
+def test_validation_split_for_choosing_settings(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["eval", "synth", "--model", "tiny-random", "--out", str(tmp_path), "--clips", "2",
+                     "--split", "val", "--configs", "mf1-off-video", "--rtf-clips", "0", "--figure-clips", "0",
+                     "--material-train-clips", "20"]) == 0
+    finally:
+        torch.set_num_threads(before)
+    md = (tmp_path / "results.md").read_text()
+    assert "--split val" in md and "2 val-split clips (seeds 10000000..10000001)" in md
