@@ -18,6 +18,7 @@ kept in the training state for resuming, and never exported. Generation never se
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -47,12 +48,18 @@ def pool_time(x: torch.Tensor, length: int) -> torch.Tensor:
 
 
 class AlignmentProbes(nn.Module):
-    def __init__(self, cfg: ProbeConfig) -> None:
+    def __init__(self, cfg: ProbeConfig, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.sync = nn.Conv1d(cfg.sync_dim, cfg.latent_dim, cfg.kernel, padding=cfg.kernel // 2)
         self.clip = nn.Linear(cfg.clip_dim, cfg.latent_dim)
         self.text = nn.Linear(cfg.text_dim, cfg.latent_dim)
+        g = generator if generator is not None else torch.Generator().manual_seed(0)
+        with torch.no_grad():  # PyTorch's default ranges, drawn from `g`
+            for layer in (self.sync, self.clip, self.text):
+                bound = 1.0 / math.sqrt(layer.weight[0].numel())
+                layer.weight.uniform_(-bound, bound, generator=g)
+                layer.bias.uniform_(-bound, bound, generator=g)
 
     def forward(
         self, latent: torch.Tensor, *, clip_f: torch.Tensor, sync_f: torch.Tensor, text_f: torch.Tensor

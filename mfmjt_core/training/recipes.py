@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from mfmjt_core.model import AudioModel, ModelSpec, SamplingDefaults
 from mfmjt_core.network import NetworkConfig, SequenceConfig
@@ -110,6 +111,17 @@ TINY_SYNTH = Recipe(
 RECIPES: dict[str, Recipe] = {TINY_SYNTH.name: TINY_SYNTH}
 
 
+PROBES_FILE = "probes.safetensors"  # the alignment probes at the end of a stage (not part of the model)
+
+
+def _source_stage(recipe: Recipe, stage: Stage) -> str | None:
+    """The stage whose export `stage` starts from: its `init_from`, else the main stage before it."""
+    if stage.init_from:
+        return stage.init_from
+    earlier = [s.name for s in recipe.stages[: recipe.stages.index(stage)] if not s.optional]
+    return earlier[-1] if earlier else None
+
+
 def run_recipe(
     recipe: Recipe,
     out_dir: str | Path,
@@ -121,7 +133,7 @@ def run_recipe(
     minutes: float | None = None,
     stages: list[str] | None = None,
 ) -> Path:
-    """Run every stage in order; each starts from the previous stage's EMA export.
+    """Run every stage in order; each starts from the previous stage's EMA export (and probes).
 
     `minutes` time-boxes the whole recipe: each stage gets a share proportional to its steps
     (the MeanFlow stage's steps count double: a JVP step costs about two plain ones).
@@ -149,8 +161,8 @@ def run_recipe(
             clock += minutes * 60 * weights[i] / sum(weights)
             deadline = clock
         stage_dir = out / stage.name
-        start_from = out / stage.init_from / "model.safetensors" if stage.init_from else previous
-        if not start_from:
+        source = _source_stage(recipe, stage)
+        if source is None:
             model = AudioModel.create(recipe.spec, generator=torch.Generator().manual_seed(config.seed))
             task = SynthTask(model)
             mean, std = task.latent_statistics()
@@ -158,13 +170,21 @@ def run_recipe(
                 model.net.latent_mean.copy_(mean.view(1, 1, -1))
                 model.net.latent_std.copy_(std.view(1, 1, -1))
         else:
+            start_from = out / source / "model.safetensors"
+            if not start_from.exists():
+                raise FileNotFoundError(f"stage {stage.name} starts from {start_from}: run stage {source} first")
             model = AudioModel.load(start_from)
             task = SynthTask(model)
+            probes = out / source / PROBES_FILE
+            if probes.exists():  # fresh probes would send random gradients into trained encoders
+                task.auxiliary.load_state_dict(load_file(probes))
         spec = dataclasses.replace(recipe.spec, objective=config.objective.kind, training={
             "recipe": recipe.name, "stage": stage.name, "steps": config.steps, "seed": config.seed,
         })
         model.spec = spec
         previous = train(task, config, stage_dir, device=device, workers=workers,
                          progress=progress or print_progress, deadline=deadline)
+        save_file({k: v.detach().cpu().contiguous() for k, v in task.auxiliary.state_dict().items()},
+                  stage_dir / PROBES_FILE)
     assert previous is not None
     return previous

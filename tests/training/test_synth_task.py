@@ -118,3 +118,36 @@ def test_smoke_training_lowers_the_loss_and_resumes(tmp_path):
     assert last["raw_mse"] < first["raw_mse"]
     exported = AudioModel.load(path)
     assert not any("probe" in k or k.startswith("sync.") for k in exported.state_dict())
+
+
+def test_stages_start_from_the_main_stage_before_them(tmp_path):
+    from mfmjt_core.training.recipes import TINY_SYNTH, _source_stage, run_recipe
+
+    names = {s.name: s for s in TINY_SYNTH.stages}
+    assert _source_stage(TINY_SYNTH, names["fm"]) is None
+    assert _source_stage(TINY_SYNTH, names["meanflow"]) == "fm"
+    assert _source_stage(TINY_SYNTH, names["fm-baseline"]) == "fm"
+    # a later stage alone never silently starts from scratch
+    with pytest.raises(FileNotFoundError, match="run stage fm first"):
+        run_recipe(TINY_SYNTH, tmp_path, stages=["meanflow"], progress=None)
+
+
+@pytest.mark.timeout(300)
+def test_recipe_runs_its_stages_and_carries_the_probes(tmp_path):
+    """`mfmjt train tiny-synth` in miniature: two steps per stage, the real spec and world."""
+    from safetensors.torch import load_file, save_file
+
+    from mfmjt_core.training.recipes import PROBES_FILE, TINY_SYNTH, run_recipe
+
+    small = {"all": ["steps=2", "batch_size=2", "log_every=1", "checkpoint_every=1", "optim.warmup_steps=1"]}
+    run_recipe(TINY_SYNTH, tmp_path, overrides=small, progress=None, stages=["fm"])
+    fm_probes = load_file(tmp_path / "fm" / PROBES_FILE)
+    marked = {k: torch.full_like(v, 0.125) for k, v in fm_probes.items()}
+    save_file(marked, tmp_path / "fm" / PROBES_FILE)
+    path = run_recipe(TINY_SYNTH, tmp_path, overrides=small, progress=None, stages=["meanflow"])
+    assert path == tmp_path / "meanflow" / "model.safetensors"
+    model = AudioModel.load(path)
+    assert model.spec.objective == "meanflow" and model.spec.training["stage"] == "meanflow"
+    # the MeanFlow stage's probes continued from the flow-matching stage's file: two small steps away
+    for key, value in load_file(tmp_path / "meanflow" / PROBES_FILE).items():
+        assert (value - 0.125).abs().max() < 0.01, key
