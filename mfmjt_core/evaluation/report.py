@@ -138,7 +138,9 @@ def render_markdown(result: EvalResult) -> str:
     if stamps and stamps[-1]:
         lines += ["", f"RTF measured {stamps[0]} to {stamps[-1]} with {threads} torch thread(s); cached "
                       "values are reused by later runs unless `--remeasure-rtf` is given."]
-    lines += ["", "## Bars (issue 5)", ""]
+    mode = _default_mode(result)
+    lines += ["", "## Bars (issue 5)", "",
+              f"Judged on the rows of the MeanFlow model's default sampling (guidance `{mode}`).", ""]
     for bar, measured, ok in bars(result):
         mark = "n/a" if ok is None else ("met" if ok else "NOT met")
         lines.append(f"- {bar}: {measured} — **{mark}**")
@@ -218,7 +220,7 @@ def write_figure_for(result: EvalResult, path: Path) -> Path | None:
         events = tuple((e.time_s, e.kind) for e in t.events)
         rows.append(FigureRow(f"seed {t.seed}: {t.caption}", events, clip.duration_s, tuple(panels)))
     return write_figure(path, rows, ["reference"] + [c for c, _ in columns],
-                        title="video-to-audio on test clips; lines: ground-truth events")
+                        title=f"video-to-audio on {result.settings.split} clips; lines: ground-truth events")
 
 
 def write_report(result: EvalResult) -> dict[str, Path]:
