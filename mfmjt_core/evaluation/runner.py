@@ -278,9 +278,9 @@ def run_eval(settings: EvalSettings, *, progress_stream=None) -> EvalResult:
                   f"{codec_summary.onset_f1:.3f}")
     progress.restart_clock()  # the ETA covers generation only
     batchers = {k: BatchGenerator(g, batch_size=settings.batch_size) for k, g in generators.items()}
-    for k, g in generators.items():  # warm up kernels so the first measured request is not slower
-        g.generate(**_request(ClipInput(0, clips[0].video, "", clips[0].duration_s),
-                              RunConfig(k, 1, "off", "video"), 1.0))
+    for k, g in generators.items():  # warm up kernels (and the tokenizer) so no measured request pays for them
+        g.generate(**_request(ClipInput(0, clips[0].video, "warm up", clips[0].duration_s),
+                              RunConfig(k, 1, "off", "both"), 1.0))
     try:
         for config in runs:
             g = generators[config.model]
