@@ -99,6 +99,27 @@ def test_meanflow_loss_stats_and_gradients():
     assert all(p.grad is not None for n, p in net.named_parameters() if p.requires_grad and n not in unused)
 
 
+def test_loss_takes_the_jvp_only_where_r_differs_from_t():
+    """The loss equals the one whose target is taken over the whole batch, with the JVP run on
+    the r != t rows alone."""
+    net, model = _tiny_model()
+    b = 6
+    x = torch.randn(b, 25, 20, generator=torch.Generator().manual_seed(2))
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(4))
+    t = torch.tensor([0.9, 0.7, 0.5, 0.3, 0.8, 0.2])
+    r = torch.tensor([0.9, 0.1, 0.5, 0.0, 0.8, 0.2])  # rows 1 and 3 move
+    cond = _tiny_cond(b)
+    batch_sizes = []
+    net.register_forward_pre_hook(lambda _m, args: batch_sizes.append(args[0].shape[0]))
+    loss, _ = meanflow_loss(model, x, cond=cond, noise=noise, t=t, r=r, weight_p=0.0)
+    assert batch_sizes == [b, 2]  # the prediction on every row, the target's JVP on two
+    z = interpolate(x, noise, t)
+    with torch.no_grad():
+        full = meanflow_target(lambda z_, r_, t_: model(z_, r_, t_, **cond), z, r, t, velocity(x, noise))
+        expected = (model(z, r, t, **cond) - full).pow(2).mean()
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_folded_cfg_leaves_dropped_rows_with_plain_velocity():
     net, model = _tiny_model()
     b = 4
