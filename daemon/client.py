@@ -190,7 +190,7 @@ class Client:
                start: float | None = None, end: float | None = None, start_frame: int | None = None,
                end_frame: int | None = None, fps: Fraction | tuple[int, int] | float | None = None,
                seed: int | None = None, steps: int | None = None, guidance: float | None = None,
-               rescale: str | None = None, variations: int | None = None, sample_rate: int | None = None,
+               rescale: str | None = None, temperature: float | None = None, variations: int | None = None, sample_rate: int | None = None,
                channels: int | None = None, send: str = "auto", video_format: str | None = None,
                job: str | None = None) -> Job:
         """Send a generate request and return at once; watch the Job through poll().
@@ -203,7 +203,7 @@ class Client:
         header: dict[str, Any] = {"op": "generate", "job": job or _new_id()}
         params = {"prompt": prompt, "negative_prompt": negative_prompt, "duration": duration, "start": start,
                   "end": end, "start_frame": start_frame, "end_frame": end_frame, "seed": seed, "steps": steps,
-                  "guidance": guidance, "rescale": rescale, "variations": variations,
+                  "guidance": guidance, "rescale": rescale, "temperature": temperature, "variations": variations,
                   "sample_rate": sample_rate, "channels": channels}
         header.update({k: v for k, v in params.items() if v is not None})
         if fps is not None:

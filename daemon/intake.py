@@ -16,7 +16,7 @@ from mfmjt_core.pipeline.types import GenerateRequest
 
 from mfmjt_daemon import protocol
 
-_PASSED_THROUGH = ("prompt", "negative_prompt", "seed", "steps", "guidance", "rescale", "variations",
+_PASSED_THROUGH = ("prompt", "negative_prompt", "seed", "steps", "guidance", "rescale", "temperature", "variations",
                    "sample_rate", "channels")
 
 

@@ -286,6 +286,7 @@ FIELDS: dict[str, dict[str, Check | None]] = {
         "duration": _optional(_num(0.001, 86_400.0)),
         "prompt": _text, "negative_prompt": _text, "seed": _optional(_int(0, MAX_SEED)),
         "steps": _int(1, 1000), "guidance": _optional(_num(0.0, 100.0)),
+        "temperature": _optional(_num(0.0, 2.0)),
         "rescale": _optional(_choice(RESCALE_MODES)), "variations": _int(1, 16),
         "sample_rate": _int(8_000, 192_000), "channels": _int(1, 2),
     },

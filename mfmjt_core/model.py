@@ -26,6 +26,9 @@ class SamplingDefaults:
     steps: int = 1
     guidance: float = 2.0
     rescale: str = "zero_star"
+    # Scale of the starting noise: 1 samples the trained distribution; lower values keep samples
+    # nearer its likeliest sound (less variety, fewer artefacts from an imperfect network).
+    temperature: float = 1.0
 
 
 @dataclass(frozen=True)

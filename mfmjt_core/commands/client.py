@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     address = args.address or (f"tcp://127.0.0.1:{args.port}" if args.port else None)
     params = {k: getattr(args, k) for k in ("prompt", "negative_prompt", "duration", "start", "end", "seed", "steps",
-                                             "guidance", "rescale", "variations", "sample_rate", "channels")}
+                                             "guidance", "rescale", "temperature", "variations", "sample_rate",
+                                             "channels")}
     if args.video is not None:
         params.pop("duration")
         if not Path(args.video).is_file():

@@ -23,6 +23,8 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="network evaluations per sample (default: the model's, 1)")
     parser.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
     parser.add_argument("--rescale", choices=["none", "plain", "zero_star", "std"], help="guidance mode")
+    parser.add_argument("--temperature", type=float,
+                        help="scale of the starting noise, 0-2: lower is safer, less varied (default: the model's)")
     parser.add_argument("--variations", type=int, default=1, help="how many different results")
     parser.add_argument("--sample-rate", type=int, default=48_000, help="output rate in Hz (default 48000)")
     parser.add_argument("--channels", type=int, choices=[1, 2], default=1, help="1 mono or 2 stereo")
@@ -36,7 +38,7 @@ def request_fields(args: argparse.Namespace) -> dict:
         "video": args.video, "start": args.start, "end": args.end,
         "duration": args.duration if args.video is None else None,
         "prompt": args.prompt, "negative_prompt": args.negative_prompt, "seed": args.seed, "steps": args.steps,
-        "guidance": args.guidance, "rescale": args.rescale, "variations": args.variations,
+        "guidance": args.guidance, "rescale": args.rescale, "temperature": args.temperature, "variations": args.variations,
         "sample_rate": args.sample_rate, "channels": args.channels,
     }
 

@@ -122,7 +122,7 @@ class Generator:
             "objective": spec.objective,
             "modalities": ["video", "text"],
             "defaults": {"steps": spec.defaults.steps, "guidance": spec.defaults.guidance,
-                         "rescale": spec.defaults.rescale},
+                         "rescale": spec.defaults.rescale, "temperature": spec.defaults.temperature},
             "device": str(self.device),
         }
 
@@ -229,7 +229,8 @@ class Generator:
         codec, net = model.codec, model.net
         n = codec.num_latents(w.duration)
         v = len(seeds)
-        noise = torch.stack([
+        temperature = spec.defaults.temperature if request.temperature is None else request.temperature
+        noise = temperature * torch.stack([
             torch.randn(n, codec.latent_dim, generator=torch.Generator().manual_seed(s * 1_000_003 + w.index))
             for s in seeds
         ]).to(self.device)

@@ -50,6 +50,7 @@ class GenerateRequest:
     steps: int | None = None  # None: the model's default (1 for MeanFlow models)
     guidance: float | None = None  # None: the model's default scale
     rescale: str | None = None  # guidance mode: none | plain | zero_star | std; None: default
+    temperature: float | None = None  # scale of the starting noise (0..2); None: the model's default
     variations: int = 1
     sample_rate: int = 48_000
     channels: int = 1
@@ -57,6 +58,8 @@ class GenerateRequest:
     def __post_init__(self) -> None:
         if self.steps is not None and not 1 <= self.steps <= 1000:
             raise ValueError("steps must be between 1 and 1000")
+        if self.temperature is not None and not 0.0 <= self.temperature <= 2.0:
+            raise ValueError("temperature must be between 0 and 2")
         if self.variations < 1 or self.variations > 16:
             raise ValueError("variations must be between 1 and 16")
         if self.channels not in (1, 2):

@@ -31,8 +31,9 @@ def _code(header_or_frames, *blobs) -> str:
 
 
 def test_valid_generate_requests_parse_to_their_fields():
-    fields = _parse({"op": "generate", "job": "a1", "prompt": "rain", "duration": 8, "seed": 3, "channels": 2})
-    assert fields == {"job": "a1", "prompt": "rain", "duration": 8.0, "seed": 3, "channels": 2}
+    fields = _parse({"op": "generate", "job": "a1", "prompt": "rain", "duration": 8, "seed": 3, "channels": 2,
+                     "temperature": 0.5})
+    assert fields == {"job": "a1", "prompt": "rain", "duration": 8.0, "seed": 3, "channels": 2, "temperature": 0.5}
     video = b"\x00" * 10
     fields = _parse({"op": "generate", "job": "b", "start_frame": 30, "end_frame": 90, "fps": [30000, 1001],
                      "frames": [{"name": "video", "dtype": "bytes", "shape": [10]}]}, video)
@@ -53,6 +54,8 @@ def test_valid_generate_requests_parse_to_their_fields():
     ({"op": "generate", "job": "j", "duration": 1, "steps": 2.0}, "bad_request"),
     ({"op": "generate", "job": "j", "duration": 1, "steps": True}, "bad_request"),
     ({"op": "generate", "job": "j", "duration": 1, "variations": 17}, "bad_request"),
+    ({"op": "generate", "job": "j", "duration": 1, "temperature": 2.5}, "bad_request"),
+    ({"op": "generate", "job": "j", "duration": 1, "temperature": "warm"}, "bad_request"),
     ({"op": "generate", "job": "j", "duration": 1, "seed": -1}, "bad_request"),
     ({"op": "generate", "job": "j", "duration": 1, "channels": 3}, "bad_request"),
     ({"op": "generate", "job": "j", "duration": 1, "prompt": "x" * 5000}, "bad_request"),

@@ -32,6 +32,19 @@ def test_same_seed_same_audio_and_variations_differ(generator, video):
     assert corr(a.audio[0], a.audio[1]) < 0.9
 
 
+def test_temperature_scales_the_starting_noise(generator, video):
+    """At temperature 0 every seed starts from the same (zero) noise, so the seed no longer matters;
+    the default (1) and a lower temperature give different audio from the same seed."""
+    cold = [generator.generate(video=video, start=0.0, end=2.0, seed=s, temperature=0.0).audio for s in (1, 2)]
+    np.testing.assert_allclose(cold[0], cold[1], atol=1e-5)
+    warm = generator.generate(video=video, start=0.0, end=2.0, seed=1).audio
+    cool = generator.generate(video=video, start=0.0, end=2.0, seed=1, temperature=0.5).audio
+    assert not np.allclose(warm, cool) and not np.allclose(cool, cold[0])
+    assert generator.describe()["defaults"]["temperature"] == 1.0
+    with pytest.raises(ValueError, match="temperature"):
+        generator.generate(video=video, start=0.0, end=2.0, temperature=3.0)
+
+
 def test_text_to_audio(generator):
     result = generator.generate(prompt="a metal ball bounces on a wooden floor", duration=3.0, seed=1)
     assert result.audio.shape == (1, 1, 3 * 48_000)
