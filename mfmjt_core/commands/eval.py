@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "mf1-zero_star-video, "
                         "'fm25-*' or '*-text' (default: default)")
     p.add_argument("--guidance", type=float, help="guidance scale of guided runs (default: each model's)")
+    p.add_argument("--temperature", type=float,
+                   help="scale of the starting noise of every run (default: each model's)")
     p.add_argument("--rtf-clips", type=int, default=2,
                    help="clips timed one request at a time for RTF (default 2)")
     p.add_argument("--figure-clips", type=int, default=3, help="clips in the figure (default 3)")
@@ -55,7 +57,8 @@ def command_line(args: argparse.Namespace) -> str:
         if value is not None:
             parts += [flag, str(value)]
     parts += ["--configs", *args.configs]
-    for flag, value, default in (("--guidance", args.guidance, None), ("--rtf-clips", args.rtf_clips, 2),
+    for flag, value, default in (("--guidance", args.guidance, None), ("--temperature", args.temperature, None),
+                                 ("--rtf-clips", args.rtf_clips, 2),
                                  ("--figure-clips", args.figure_clips, 3),
                                  ("--material-train-clips", args.material_train_clips, 600),
                                  ("--batch-size", args.batch_size, 16), ("--threads", args.threads, None)):
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     settings = EvalSettings(
         model=model, baseline=args.baseline, clips=args.clips, out=Path(args.out),
         configs=tuple(args.configs),
-        guidance=args.guidance, rtf_clips=max(0, args.rtf_clips), figure_clips=max(0, args.figure_clips),
+        guidance=args.guidance, temperature=args.temperature, rtf_clips=max(0, args.rtf_clips), figure_clips=max(0, args.figure_clips),
         material_train_clips=args.material_train_clips, batch_size=args.batch_size, start=args.start,
         split=args.split, remeasure_rtf=args.remeasure_rtf,
         command=command_line(args),

@@ -24,12 +24,14 @@ MODALITIES = ("video", "text", "both")
 
 @dataclass(frozen=True)
 class Sampling:
-    """How to sample: steps, guidance scale and rescale mode, and which conditions to give."""
+    """How to sample: steps, guidance scale and rescale mode, which conditions to give, and the
+    scale of the starting noise."""
 
     steps: int
     guidance: float
     rescale: str  # none | plain | zero_star | std
     modality: str  # video (no prompt) | text (caption, no video) | both
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -131,7 +133,7 @@ class BatchGenerator:
                 sync_f = net.empty_sync_feat.unsqueeze(0).expand(b, shapes.sync[0], -1)
             n = codec.num_latents(length)
             # The generator's noise for variation 0 of window 0 of a request with this seed.
-            noise = torch.stack([
+            noise = sampling.temperature * torch.stack([
                 torch.randn(n, codec.latent_dim, generator=torch.Generator().manual_seed(it.seed * 1_000_003))
                 for it in items
             ])

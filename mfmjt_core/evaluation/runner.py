@@ -57,6 +57,7 @@ class EvalSettings:
     out: Path = Path("docs/eval")
     configs: tuple[str, ...] = ("default",)
     guidance: float | None = None  # scale of guided runs; None: each model's default
+    temperature: float | None = None  # scale of the starting noise; None: each model's default
     rtf_clips: int = 2
     figure_clips: int = 3
     material_train_clips: int = 600
@@ -75,6 +76,7 @@ class RunResult:
     model: str
     objective: str
     guidance_scale: float
+    temperature: float
     summary: Summary
     rtf: float | None
     rtf_timings: dict
@@ -109,7 +111,7 @@ def describe_model(generator, source: str) -> dict:
     spec = generator.model.spec
     info = {"source": source, "name": generator.name, "objective": spec.objective,
             "defaults": {"steps": spec.defaults.steps, "guidance": spec.defaults.guidance,
-                         "rescale": spec.defaults.rescale},
+                         "rescale": spec.defaults.rescale, "temperature": spec.defaults.temperature},
             "training": spec.training,
             "parameters": int(sum(p.numel() for p in generator.model.net.parameters()))}
     if path.suffix == ".safetensors" and path.exists():
@@ -120,9 +122,9 @@ def describe_model(generator, source: str) -> dict:
     return info
 
 
-def _run_key(config: RunConfig, scale: float, duration: float) -> str:
+def _run_key(config: RunConfig, scale: float, temperature: float, duration: float) -> str:
     data = json.dumps([CACHE_VERSION, config.steps, config.rescale, scale, config.modality, duration,
-                       SAMPLE_RATE, "seed=clip seed"])
+                       SAMPLE_RATE, "seed=clip seed"] + ([] if temperature == 1.0 else [temperature]))
     return f"{config.name}-{hashlib.sha256(data.encode()).hexdigest()[:10]}"
 
 
@@ -152,9 +154,9 @@ def _to_eval_rate(audio: np.ndarray, native: int) -> np.ndarray:
     return resample(audio[None, :], native, SAMPLE_RATE)[0]
 
 
-def _request(item: ClipInput, config: RunConfig, scale: float) -> dict:
+def _request(item: ClipInput, config: RunConfig, scale: float, temperature: float = 1.0) -> dict:
     kwargs = dict(seed=item.seed, steps=config.steps, guidance=scale, rescale=config.rescale,
-                  sample_rate=SAMPLE_RATE)
+                  temperature=temperature, sample_rate=SAMPLE_RATE)
     if config.modality in ("video", "both"):
         kwargs.update(video=item.video, end=item.duration)
     else:
@@ -164,7 +166,7 @@ def _request(item: ClipInput, config: RunConfig, scale: float) -> dict:
     return kwargs
 
 
-def measure_rtf(generator, config: RunConfig, scale: float,
+def measure_rtf(generator, config: RunConfig, scale: float, temperature: float,
                 items: Sequence[ClipInput]) -> tuple[dict, list[np.ndarray]]:
     """Real-time factor of whole single-request generations (median over `items`), and the
     audio generated (mono, 16 kHz), which the evaluation then scores like the batched audio."""
@@ -175,7 +177,7 @@ def measure_rtf(generator, config: RunConfig, scale: float,
         generator.cache = FeatureCache()  # decode and encode the video as a new request would
         generator.model.encoders.clear_text_cache()
         t0 = time.perf_counter()
-        result = generator.generate(**_request(item, config, scale))
+        result = generator.generate(**_request(item, config, scale, temperature))
         factors.append((time.perf_counter() - t0) / item.duration)
         audio.append(result.audio[0, 0])
         for k, v in result.timings.items():
@@ -189,9 +191,9 @@ def _units(config: RunConfig, n_clips: int) -> float:
     return n_clips * (evals * _EVAL_COST + _DECODE_COST)
 
 
-def _evaluate_run(config, generator, batcher, info, clips, scale, settings, classifier, ref_gauss,
+def _evaluate_run(config, generator, batcher, info, clips, scale, temperature, settings, classifier, ref_gauss,
                   progress) -> RunResult:
-    folder = settings.out / "cache" / info["key"] / _run_key(config, scale, clips[0].duration_s)
+    folder = settings.out / "cache" / info["key"] / _run_key(config, scale, temperature, clips[0].duration_s)
     items = [ClipInput(c.truth.seed, c.video, c.truth.caption, c.duration_s) for c in clips]
     files = {c.truth.seed: folder / f"{c.truth.seed}-{c.fingerprint}.wav" for c in clips}
     audio: dict[int, np.ndarray] = {}
@@ -207,7 +209,7 @@ def _evaluate_run(config, generator, batcher, info, clips, scale, settings, clas
         import torch
 
         timed = items[:settings.rtf_clips]
-        measured, timed_audio = measure_rtf(generator, config, scale, timed)
+        measured, timed_audio = measure_rtf(generator, config, scale, temperature, timed)
         for it, wave in zip(timed, timed_audio):  # the product path's audio is as good as any
             if it.seed not in audio:
                 audio[it.seed] = wave
@@ -220,7 +222,7 @@ def _evaluate_run(config, generator, batcher, info, clips, scale, settings, clas
     progress.advance(_units(config, settings.rtf_clips), f"{config.name} rtf")
     missing = [it for it in items if it.seed not in audio]
     per_clip = None
-    sampling = Sampling(config.steps, scale, config.rescale, config.modality)
+    sampling = Sampling(config.steps, scale, config.rescale, config.modality, temperature)
     native = generator.model.codec.sample_rate
     if missing:
         t0 = time.perf_counter()
@@ -232,7 +234,7 @@ def _evaluate_run(config, generator, batcher, info, clips, scale, settings, clas
             progress.advance(_units(config, len(chunk)), f"{config.name} {len(audio)}/{len(items)}")
         per_clip = (time.perf_counter() - t0) / len(missing)
     scores = [score_clip(audio[c.truth.seed], c.truth, classifier) for c in clips]
-    return RunResult(config, info["name"], info["objective"], scale, summarize(scores, ref_gauss),
+    return RunResult(config, info["name"], info["objective"], scale, temperature, summarize(scores, ref_gauss),
                      timing["rtf"], {**timing["timings"], "measured_at": timing.get("measured_at"),
                                      "torch_threads": timing.get("torch_threads")},
                      per_clip, [_clip_json(s) for s in scores], files)
@@ -286,8 +288,10 @@ def run_eval(settings: EvalSettings, *, progress_stream=None) -> EvalResult:
             g = generators[config.model]
             scale = settings.guidance if settings.guidance is not None else g.model.spec.defaults.guidance
             scale = 1.0 if config.guidance == "off" else float(scale)
+            temperature = (settings.temperature if settings.temperature is not None
+                           else g.model.spec.defaults.temperature)
             run = _evaluate_run(config, g, batchers[config.model], infos[config.model], clips, scale,
-                                settings, classifier, ref_gauss, progress)
+                                temperature, settings, classifier, ref_gauss, progress)
             result.runs.append(run)
             s = run.summary
             progress.note(f"{config.name:<24} onset F1 {s.onset_f1:.3f}  "

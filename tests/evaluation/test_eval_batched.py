@@ -26,7 +26,7 @@ def setup(tmp_path_factory):
 
 def _reference(generator, item, sampling):
     kwargs = dict(seed=item.seed, steps=sampling.steps, guidance=sampling.guidance, rescale=sampling.rescale,
-                  sample_rate=16_000)
+                  temperature=sampling.temperature, sample_rate=16_000)
     if sampling.uses_video:
         kwargs.update(video=item.video, end=item.duration)
     else:
@@ -38,7 +38,9 @@ def _reference(generator, item, sampling):
 
 @pytest.mark.parametrize("sampling", [Sampling(1, 2.0, "zero_star", "video"),
                                       Sampling(2, 2.0, "none", "text"),
-                                      Sampling(1, 3.0, "std", "both")], ids=lambda s: s.modality)
+                                      Sampling(1, 3.0, "std", "both"),
+                                      Sampling(2, 1.0, "none", "video", 0.5)],
+                         ids=lambda s: f"{s.modality}-t{s.temperature}")
 def test_batch_of_one_equals_the_generator(setup, sampling):
     generator, items = setup
     got = BatchGenerator(generator, batch_size=1).generate(items, sampling)
