@@ -13,6 +13,7 @@ measures again, e.g. on a quieter machine).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import statistics
@@ -110,8 +111,7 @@ def describe_model(generator, source: str) -> dict:
     path = Path(source)
     spec = generator.model.spec
     info = {"source": source, "name": generator.name, "objective": spec.objective,
-            "defaults": {"steps": spec.defaults.steps, "guidance": spec.defaults.guidance,
-                         "rescale": spec.defaults.rescale, "temperature": spec.defaults.temperature},
+            "defaults": dataclasses.asdict(spec.defaults),
             "training": spec.training,
             "parameters": int(sum(p.numel() for p in generator.model.net.parameters()))}
     if path.suffix == ".safetensors" and path.exists():

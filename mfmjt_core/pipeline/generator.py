@@ -121,8 +121,7 @@ class Generator:
             "window_s": spec.window_s,
             "objective": spec.objective,
             "modalities": ["video", "text"],
-            "defaults": {"steps": spec.defaults.steps, "guidance": spec.defaults.guidance,
-                         "rescale": spec.defaults.rescale, "temperature": spec.defaults.temperature},
+            "defaults": dataclasses.asdict(spec.defaults),
             "device": str(self.device),
         }
 
