@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     settings = EvalSettings(
         model=model, baseline=args.baseline, clips=args.clips, out=Path(args.out),
         configs=tuple(args.configs),
-        guidance=args.guidance, temperature=args.temperature, rtf_clips=max(0, args.rtf_clips), figure_clips=max(0, args.figure_clips),
+        guidance=args.guidance, temperature=args.temperature, rtf_clips=max(0, args.rtf_clips),
+        figure_clips=max(0, args.figure_clips),
         material_train_clips=args.material_train_clips, batch_size=args.batch_size, start=args.start,
         split=args.split, remeasure_rtf=args.remeasure_rtf,
         command=command_line(args),

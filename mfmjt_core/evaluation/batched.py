@@ -111,6 +111,7 @@ class BatchGenerator:
         from mfmjt_core.flows import Guidance, sample, sample_euler
         from mfmjt_core.media import fit_length
         from mfmjt_core.network.adapter import AverageVelocity
+        from mfmjt_core.pipeline.generator import starting_noise
 
         model, spec = self.model, self.model.spec
         net, enc, codec = model.net, model.encoders, model.codec
@@ -133,10 +134,7 @@ class BatchGenerator:
                 sync_f = net.empty_sync_feat.unsqueeze(0).expand(b, shapes.sync[0], -1)
             n = codec.num_latents(length)
             # The generator's noise for variation 0 of window 0 of a request with this seed.
-            noise = sampling.temperature * torch.stack([
-                torch.randn(n, codec.latent_dim, generator=torch.Generator().manual_seed(it.seed * 1_000_003))
-                for it in items
-            ])
+            noise = starting_noise([it.seed for it in items], n, codec.latent_dim, temperature=sampling.temperature)
             cond = {"clip_f": clip_f.to(device), "sync_f": sync_f.to(device), "text_f": text_f.to(device)}
             guidance = None
             if sampling.guided:

@@ -54,6 +54,15 @@ def _encoder_id(model: AudioModel) -> str:
     return f"{model.spec.name}:{model.encoders.name}:{digest.hexdigest()[:16]}"
 
 
+def starting_noise(seeds, length: int, channels: int, *, window: int = 0, temperature: float = 1.0) -> torch.Tensor:
+    """The noise a generation starts from: (len(seeds), length, channels), one seeded draw per
+    variation and window, scaled by the temperature (the evaluation's batches draw the same)."""
+    return temperature * torch.stack([
+        torch.randn(length, channels, generator=torch.Generator().manual_seed(s * 1_000_003 + window))
+        for s in seeds
+    ])
+
+
 class Generator:
     def __init__(
         self,
@@ -229,10 +238,7 @@ class Generator:
         n = codec.num_latents(w.duration)
         v = len(seeds)
         temperature = spec.defaults.temperature if request.temperature is None else request.temperature
-        noise = temperature * torch.stack([
-            torch.randn(n, codec.latent_dim, generator=torch.Generator().manual_seed(s * 1_000_003 + w.index))
-            for s in seeds
-        ]).to(self.device)
+        noise = starting_noise(seeds, n, codec.latent_dim, window=w.index, temperature=temperature).to(self.device)
         cond = {"clip_f": clip_f.expand(v, -1, -1), "sync_f": sync_f.expand(v, -1, -1),
                 "text_f": text_f.expand(v, -1, -1)}
         scale = spec.defaults.guidance if request.guidance is None else request.guidance
