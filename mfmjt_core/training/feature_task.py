@@ -27,7 +27,7 @@ from mfmjt_core.network import OWN_PREFIXES, STALE_KEYS, NetworkConfig, Sequence
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.network.mmdit import MMDiT
 from mfmjt_core.training.config import ObjectiveConfig
-from mfmjt_core.training.draws import Draws, row_seed
+from mfmjt_core.training.draws import Draws, folded_guidance, row_seed
 from mfmjt_core.training.features_store import ENCODERS, FeatureSet
 
 LATENT_NOISE_STREAM = 1
@@ -215,14 +215,9 @@ class FeatureTask:
         u = AverageVelocity(jvp_model if self.bypass_ddp else forward_model, self.convention)
         if objective.kind == "fm":
             return fm_loss(u, x, cond=cond, noise=draws.noise, t=draws.t)
-        guidance = {}
-        if objective.omega is not None:
-            b = x.shape[0]
-            guidance = {
-                "omega": objective.omega, "kappa": objective.kappa, "interval": objective.interval,
-                "uncond": self.model.empty_conditions(b, cond["clip_f"].shape[1], cond["sync_f"].shape[1]),
-                "guided_rows": ~(draws.drop_video | draws.drop_text),  # dropped rows keep plain v
-            }
+        no_video = draws.drop_video | ~batch["has_video"]
+        no_text = draws.drop_text | ~batch["has_text"]
+        guidance = folded_guidance(objective, self.model, cond, ~(no_video & no_text))
         return meanflow_loss(
             u, x, cond=cond, noise=draws.noise, t=draws.t, r=draws.r, weight_p=objective.weight_p,
             weight_c=objective.weight_c, jvp_fp32=objective.jvp_fp32, derivative=objective.derivative,

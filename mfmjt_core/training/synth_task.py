@@ -28,7 +28,7 @@ from mfmjt_core.flows import fm_loss, meanflow_loss
 from mfmjt_core.model import AudioModel, ModelSpec
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.training.config import ObjectiveConfig
-from mfmjt_core.training.draws import Draws
+from mfmjt_core.training.draws import Draws, folded_guidance
 from mfmjt_core.training.probes import AlignmentProbes, ProbeConfig
 
 
@@ -127,6 +127,7 @@ class SynthTask:
                 u, x, cond=cond, noise=draws.noise, t=draws.t, r=draws.r,
                 weight_p=objective.weight_p, weight_c=objective.weight_c, jvp_fp32=objective.jvp_fp32,
                 jvp_model=AverageVelocity(jvp_model, convention), derivative=objective.derivative,
+                **folded_guidance(objective, self.model.net, cond, ~(draws.drop_video & draws.drop_text)),
             )
         if objective.probe_weight > 0:
             probe_loss, probe_stats = self.auxiliary(x, **features)

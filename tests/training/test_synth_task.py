@@ -93,6 +93,26 @@ def test_probe_weight_adds_the_probe_loss():
     assert task.model.encoders.motion.temporal[0].weight.grad.abs().sum() > 0
 
 
+def test_folded_guidance_guides_rows_with_any_condition_left():
+    task = _task()
+    batch = task.batch([0, 1, 2])
+    plain = ObjectiveConfig(kind="meanflow", equal_fraction=0.5)
+    guided = dataclasses.replace(plain, omega=0.75, kappa=0.5)
+
+    def losses(null_video: float, null_text: float) -> tuple[float, float]:
+        draws = draw([0, 1, 2], step=0, seed=0, shape=task.latent_shape(), objective=plain,
+                     null_video=null_video, null_text=null_text)
+        return tuple(task.loss(task.model, task.model, batch, draws, o)[1]["raw_mse"] for o in (plain, guided))
+
+    # video-only requests (text dropped) are guided too, not only rows that kept everything
+    for null_video, null_text in ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0)):
+        without, folded = losses(null_video, null_text)
+        assert folded != pytest.approx(without, rel=1e-4)
+    # rows left with no condition are the unconditional model: their target stays plain v
+    without, folded = losses(1.0, 1.0)
+    assert folded == pytest.approx(without, rel=1e-6)
+
+
 @pytest.mark.timeout(240)
 def test_smoke_training_lowers_the_loss_and_resumes(tmp_path):
     """A few real steps of the tiny-synth task; probes go into the training state, not the export."""
