@@ -197,10 +197,14 @@ class FeatureTask:
         batch["latent"] = batch.pop("latent_mean") + batch.pop("latent_std") * noise
         return batch
 
+    @staticmethod
+    def missing(batch: dict, draws: Draws) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,) masks of rows without video and without text: dropped by the draws or absent."""
+        return draws.drop_video | ~batch["has_video"], draws.drop_text | ~batch["has_text"]
+
     def conditions(self, batch: dict, draws: Draws) -> dict[str, torch.Tensor]:
         net = self.model
-        no_video = (draws.drop_video | ~batch["has_video"]).view(-1, 1, 1)
-        no_text = (draws.drop_text | ~batch["has_text"]).view(-1, 1, 1)
+        no_video, no_text = (m.view(-1, 1, 1) for m in self.missing(batch, draws))
         return {
             "clip_f": torch.where(no_video, net.empty_clip_feat.expand_as(batch["clip_f"]), batch["clip_f"]),
             "sync_f": torch.where(no_video, net.empty_sync_feat.expand_as(batch["sync_f"]), batch["sync_f"]),
@@ -215,8 +219,7 @@ class FeatureTask:
         u = AverageVelocity(jvp_model if self.bypass_ddp else forward_model, self.convention)
         if objective.kind == "fm":
             return fm_loss(u, x, cond=cond, noise=draws.noise, t=draws.t)
-        no_video = draws.drop_video | ~batch["has_video"]
-        no_text = draws.drop_text | ~batch["has_text"]
+        no_video, no_text = self.missing(batch, draws)
         guidance = folded_guidance(objective, self.model, cond, ~(no_video & no_text))
         return meanflow_loss(
             u, x, cond=cond, noise=draws.noise, t=draws.t, r=draws.r, weight_p=objective.weight_p,
