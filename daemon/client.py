@@ -190,8 +190,9 @@ class Client:
                start: float | None = None, end: float | None = None, start_frame: int | None = None,
                end_frame: int | None = None, fps: Fraction | tuple[int, int] | float | None = None,
                seed: int | None = None, steps: int | None = None, guidance: float | None = None,
-               rescale: str | None = None, temperature: float | None = None, variations: int | None = None, sample_rate: int | None = None,
-               channels: int | None = None, send: str = "auto", video_format: str | None = None,
+               rescale: str | None = None, temperature: float | None = None, variations: int | None = None,
+               sample_rate: int | None = None, channels: int | None = None, send: str = "auto",
+               video_format: str | None = None,
                job: str | None = None) -> Job:
         """Send a generate request and return at once; watch the Job through poll().
 

@@ -38,7 +38,8 @@ def request_fields(args: argparse.Namespace) -> dict:
         "video": args.video, "start": args.start, "end": args.end,
         "duration": args.duration if args.video is None else None,
         "prompt": args.prompt, "negative_prompt": args.negative_prompt, "seed": args.seed, "steps": args.steps,
-        "guidance": args.guidance, "rescale": args.rescale, "temperature": args.temperature, "variations": args.variations,
+        "guidance": args.guidance, "rescale": args.rescale, "temperature": args.temperature,
+        "variations": args.variations,
         "sample_rate": args.sample_rate, "channels": args.channels,
     }
 
