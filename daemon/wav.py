@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .client import Result
+    from .events import Result
 
 _FULL_SCALE = 8_388_607  # 2**23 - 1
 

@@ -71,9 +71,9 @@ def build_encoders(spec: dict, generator: torch.Generator | None = None) -> Enco
 def build_codec(spec: dict) -> AudioCodec:
     kind = spec.get("kind")
     if kind == "mmaudio":
-        from mfmjt_core.published import load_published_codec
+        from mfmjt_core.codec.mmaudio_codec import MMAudioCodec
 
-        return load_published_codec(spec["bundle"])
+        return MMAudioCodec.from_bundle(spec["bundle"])
     if kind == "mel":
         from mfmjt_core.codec.mel_codec import MelCodec, MelCodecConfig
 

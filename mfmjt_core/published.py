@@ -11,7 +11,6 @@ encoders and codec still come from the bundle in the cache.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,14 +63,8 @@ def load_published(
     paths = resolve_bundle(name, cache, registry=registry)  # MissingWeightsError naming `mfmjt fetch`
     config = shapes.network or get_config(bundle.network_variant)
     net = load_network(paths["network"], config)
-    vocoder_config = shapes.vocoder
-    if vocoder_config is None and "vocoder_config" in paths:
-        vocoder_config = json.loads(Path(paths["vocoder_config"]).read_text())
-    codec = MMAudioCodec.from_state_dicts(
-        load_checkpoint(paths["vae"]), load_checkpoint(paths["vocoder"], key="generator"),
-        variant="16k" if bundle.sample_rate == 16_000 else "44k",
-        vae_config=shapes.vae, vocoder_config=vocoder_config,
-    )
+    codec = MMAudioCodec.from_bundle(name, cache=cache, registry=registry,
+                                     vae_config=shapes.vae, vocoder_config=shapes.vocoder)
     extra = {"clip_cfg": shapes.clip} if shapes.clip is not None else {}
     if shapes.clip_image_size is not None:
         extra["clip_image_size"] = shapes.clip_image_size
@@ -84,19 +77,6 @@ def load_published(
         defaults=MMAUDIO_DEFAULTS,
     )
     return AudioModel(spec, encoders, net, codec).to(device).eval()
-
-
-def load_published_codec(name: str, *, cache=None, registry: Registry = DEFAULT_REGISTRY):
-    """The codec (VAE + vocoder) of a bundle, for model files that name it."""
-    from mfmjt_core.codec.mmaudio_codec import MMAudioCodec
-
-    bundle = registry.bundle(name)
-    paths = resolve_bundle(name, cache, registry=registry)
-    vocoder_config = json.loads(Path(paths["vocoder_config"]).read_text()) if "vocoder_config" in paths else None
-    return MMAudioCodec.from_state_dicts(
-        load_checkpoint(paths["vae"]), load_checkpoint(paths["vocoder"], key="generator"),
-        variant="16k" if bundle.sample_rate == 16_000 else "44k", vocoder_config=vocoder_config,
-    )
 
 
 def save_meanflow_start(model: AudioModel, path: str | os.PathLike) -> Path:

@@ -7,7 +7,10 @@ Variants: "16k" (80 mels, 20 latent channels, BigVGAN v1 `best_netG.pt`) and "44
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -22,6 +25,9 @@ from mfmjt_core.codec.bigvgan import (
 )
 from mfmjt_core.codec.mel import MEL_16K, MEL_44K, MelConfig, MelFrontend
 from mfmjt_core.codec.vae import VAE_16K, VAE_44K, MelVAE, VAEConfig
+from mfmjt_core.weights.cache import resolve_bundle
+from mfmjt_core.weights.loading import load_checkpoint
+from mfmjt_core.weights.registry import DEFAULT_REGISTRY, Registry
 
 Variant = Literal["16k", "44k"]
 
@@ -58,6 +64,29 @@ class MMAudioCodec(nn.Module, AudioCodec):
         self.frontend = MelFrontend(mel, device=vae.data_mean.device)
         self.vae = vae
         self.vocoder = vocoder
+
+    @classmethod
+    def from_bundle(
+        cls,
+        bundle: str = "mmaudio-small-16k",
+        *,
+        cache: str | os.PathLike | None = None,
+        registry: Registry = DEFAULT_REGISTRY,
+        vae_config: VAEConfig | None = None,
+        vocoder_config: BigVGANConfig | Mapping[str, Any] | None = None,
+    ) -> MMAudioCodec:
+        """The codec (VAE + vocoder) of a published bundle in the weights cache; the vocoder's
+        own `config.json` is used unless `vocoder_config` is given. MissingWeightsError (naming
+        `mfmjt fetch`) when the bundle has not been fetched."""
+        spec = registry.bundle(bundle)
+        paths = resolve_bundle(bundle, cache, registry=registry)
+        if vocoder_config is None and "vocoder_config" in paths:
+            vocoder_config = json.loads(Path(paths["vocoder_config"]).read_text())
+        return cls.from_state_dicts(
+            load_checkpoint(paths["vae"]), load_checkpoint(paths["vocoder"], key="generator"),
+            variant="16k" if spec.sample_rate == 16_000 else "44k",
+            vae_config=vae_config, vocoder_config=vocoder_config,
+        )
 
     @classmethod
     def from_state_dicts(

@@ -19,18 +19,15 @@ from mfmjt_core.synth.vocab import (
     TRANSIENT_KINDS,
 )
 from mfmjt_core.synth.world import (
-    DEFAULT,
     DEFAULT_ONSET_KINDS,
-    FPS_CHOICES,
     Clip,
-    SynthError,
-    WorldConfig,
     clip_fps,
     iter_clips,
     make_clip,
     make_clips,
     split_seeds,
 )
+from mfmjt_core.synth.world_config import DEFAULT, FPS_CHOICES, SynthError, WorldConfig
 
 __all__ = [
     "CAPTION_WORDS", "DEFAULT", "DEFAULT_ONSET_KINDS", "EVENT_KINDS", "FLOOR_MATERIALS",

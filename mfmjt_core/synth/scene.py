@@ -16,7 +16,7 @@ import numpy as np
 from mfmjt_core.synth.vocab import BALLOON_COLOURS, FLOOR_MATERIALS, LAMP_COLOURS, SHAPES
 
 if TYPE_CHECKING:
-    from mfmjt_core.synth.world import WorldConfig
+    from mfmjt_core.synth.world_config import WorldConfig
 
 WALL_COLOURS: tuple[tuple[int, int, int], ...] = (
     (222, 212, 192),  # beige

@@ -53,7 +53,7 @@ class SynthTask:
     def __init__(
         self, model: AudioModel, *, world_config=None, first_seed: int = 0, frame_noise: float = 0.003
     ) -> None:
-        from mfmjt_core.synth.world import DEFAULT, WorldConfig
+        from mfmjt_core.synth.world_config import DEFAULT, WorldConfig
 
         from mfmjt_core.model import build_codec
 
