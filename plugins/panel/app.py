@@ -23,7 +23,14 @@ def run(args: argparse.Namespace, qt_args: Sequence[str] = ()) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .daemon_link import AutoStart, DaemonLink
+    from .qt_guard import ensure_safe_qt
     from .window import PanelWindow
+
+    try:
+        ensure_safe_qt()  # a leaking PySide6 build aborts Python minutes later; say so now
+    except RuntimeError as exc:
+        print(f"mfmjt panel: {exc}", file=sys.stderr)
+        return 2
 
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     address = args.address or (f"tcp://127.0.0.1:{args.port}" if args.port else os.environ.get("MFMJT_DAEMON"))

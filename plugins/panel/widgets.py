@@ -4,8 +4,8 @@ variation's waveform (click to select, drag out as a file)."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap
+from PySide6.QtCore import QPoint, QPointF, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QApplication, QSizePolicy, QWidget
 
 PLAYHEAD = QColor(255, 80, 60)
@@ -18,6 +18,26 @@ def to_qimage(rgb: np.ndarray) -> QImage:
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     h, w = rgb.shape[:2]
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def envelope_path(lows: np.ndarray, highs: np.ndarray, height: int) -> QPainterPath:
+    """The min/max envelope as one closed outline: highs left to right, lows back. One fill of this
+    path replaces a drawLine per column (thousands of calls a repaint, each a chance for a binding
+    bug to bite; see qt_guard)."""
+    mid, half = height / 2, height / 2 - 4
+    top = mid - np.asarray(highs, np.float64) * half
+    bottom = mid - np.asarray(lows, np.float64) * half
+    bottom = np.maximum(bottom, top + 1.0)  # silence still shows a 1-px line
+    path = QPainterPath()
+    if len(top) == 0:
+        return path
+    # Column x covers [x, x + 1): the outline runs along the tops, then back along the bottoms.
+    xs = np.arange(len(top) + 1, dtype=np.float64)
+    top_edge = [QPointF(x, y) for x, y in zip(xs.tolist(), np.append(top, top[-1]).tolist())]
+    bottom_edge = [QPointF(x, y) for x, y in zip(xs.tolist(), np.append(bottom, bottom[-1]).tolist())]
+    path.addPolygon(QPolygonF(top_edge + bottom_edge[::-1]))  # one call, not one per column
+    path.closeSubpath()
+    return path
 
 
 def peaks(samples: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,12 +153,20 @@ class WaveformView(QWidget):
         self.playhead: float | None = None  # 0..1 of the clip
         self.selected = False
         self._press: QPoint | None = None
+        self._path: tuple[QSize, QPainterPath] | None = None  # envelope cached per widget size
         self.setMinimumHeight(56)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("click to select, drag onto another application to use the sound")
 
     def sizeHint(self) -> QSize:
         return QSize(400, 64)
+
+    def envelope(self) -> QPainterPath:
+        """The waveform outline for the current size; recomputed only when the size changes."""
+        if self._path is None or self._path[0] != self.size():
+            lows, highs = peaks(self.mono, self.width())
+            self._path = (self.size(), envelope_path(lows, highs, self.height()))
+        return self._path[1]
 
     def set_playhead(self, fraction: float | None) -> None:
         self.playhead = fraction
@@ -161,11 +189,7 @@ class WaveformView(QWidget):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(38, 44, 52) if self.selected else QColor(28, 30, 34))
-        lows, highs = peaks(self.mono, self.width())
-        mid, half = self.height() / 2, self.height() / 2 - 4
-        p.setPen(QColor(120, 220, 160) if self.selected else QColor(110, 170, 140))
-        for x, (lo, hi) in enumerate(zip(lows, highs)):
-            p.drawLine(x, round(mid - hi * half), x, round(mid - lo * half))
+        p.fillPath(self.envelope(), QColor(120, 220, 160) if self.selected else QColor(110, 170, 140))
         if self.playhead is not None:
             p.setPen(QPen(PLAYHEAD, 2))
             x = round(self.playhead * (self.width() - 1))

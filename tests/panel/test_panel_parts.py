@@ -75,7 +75,7 @@ def test_dropping_a_file_opens_it(qtbot, clip):
     qtbot.addWidget(window)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(clip))])
-    enter = QDragEnterEvent(QPointF(window.rect().center()), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    enter = QDragEnterEvent(window.rect().center(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     window.dragEnterEvent(enter)
     assert enter.isAccepted()
