@@ -39,18 +39,23 @@ def integrate(
     average: bool,
     cond: Mapping[str, torch.Tensor] | None = None,
     guidance: Guidance | None = None,
+    check: Callable[[float], None] | None = None,
 ) -> torch.Tensor:
     """From t = 1 to t = 0 on a uniform grid: z <- z - (t_i - t_{i+1}) u(z, r, t_i).
 
     `average=True` asks for the average velocity over the step (r = t_{i+1}, MeanFlow);
-    otherwise the instantaneous one (r = t_i, Euler for flow matching).
+    otherwise the instantaneous one (r = t_i, Euler for flow matching). `check(done)` runs
+    before every network evaluation with the fraction of steps done (0 <= done < 1): it may
+    raise to stop the loop, so a cancel takes effect within one evaluation.
     """
     if steps < 1:
         raise ValueError("steps must be >= 1")
     grid = torch.linspace(1.0, 0.0, steps + 1, device=noise.device, dtype=torch.float32)
     z = noise
     ones = torch.ones(noise.shape[0], device=noise.device, dtype=noise.dtype)
-    for t_now, t_next in zip(grid[:-1], grid[1:]):
+    for i, (t_now, t_next) in enumerate(zip(grid[:-1], grid[1:])):
+        if check is not None:
+            check(i / steps)
         t = ones * t_now
         r = ones * t_next if average else t
         u = guided(model, z, r, t, cond, guidance)
@@ -65,6 +70,7 @@ def sample_euler(
     steps: int = 25,
     cond: Mapping[str, torch.Tensor] | None = None,
     guidance: Guidance | None = None,
+    check: Callable[[float], None] | None = None,
 ) -> torch.Tensor:
     """Euler integration of the instantaneous velocity (r = t) from noise to data."""
-    return integrate(model, noise, steps=steps, average=False, cond=cond, guidance=guidance)
+    return integrate(model, noise, steps=steps, average=False, cond=cond, guidance=guidance, check=check)

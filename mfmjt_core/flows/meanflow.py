@@ -192,9 +192,11 @@ def sample(
     steps: int = 1,
     cond: Mapping[str, torch.Tensor] | None = None,
     guidance: Guidance | None = None,
+    check: Callable[[float], None] | None = None,
 ) -> torch.Tensor:
     """MeanFlow sampling on a uniform grid from 1 to 0: z <- z - (t_i - t_{i+1}) u(z, t_{i+1}, t_i).
 
-    One step is x = eps - u(eps, 0, 1). Guidance, if given, is applied at every step.
+    One step is x = eps - u(eps, 0, 1). Guidance, if given, is applied at every step; `check`
+    as in `integrate` (called before each network evaluation).
     """
-    return integrate(model, noise, steps=steps, average=True, cond=cond, guidance=guidance)
+    return integrate(model, noise, steps=steps, average=True, cond=cond, guidance=guidance, check=check)

@@ -63,6 +63,18 @@ def starting_noise(seeds, length: int, channels: int, *, window: int = 0, temper
     ])
 
 
+def decode_in_chunks(codec, latent: torch.Tensor, check=None, rows: int = 1) -> torch.Tensor:
+    """codec.decode of (V, N, C) latents `rows` variations at a time, calling `check()` before
+    each chunk, so a cancel waits for one chunk, not for all variations. Rows decode
+    independently, so the result is the one-call result."""
+    waves = []
+    for first in range(0, latent.shape[0], rows):
+        if check is not None:
+            check()
+        waves.append(codec.decode(latent[first:first + rows]))
+    return torch.cat(waves)
+
+
 class Generator:
     def __init__(
         self,
@@ -162,7 +174,8 @@ class Generator:
                 clip_f, sync_f = self._video_features(request, start + w.start, w.duration, timings)
                 progress("encode", (w.index + 0.5) / len(windows))
                 cancel.raise_if_cancelled()
-                pieces.append(self._sample_window(w, clip_f, sync_f, text_f, uncond_text_f, seeds, request, timings))
+                pieces.append(self._sample_window(w, clip_f, sync_f, text_f, uncond_text_f, seeds, request, timings,
+                                                  progress, cancel, len(windows)))
                 progress("sample", (w.index + 1) / len(windows))
         cancel.raise_if_cancelled()
         native = self.model.codec.sample_rate
@@ -232,7 +245,8 @@ class Generator:
         feats = self.cache.get(key, compute)
         return feats["clip_f"][None].to(self.device), feats["sync_f"][None].to(self.device)
 
-    def _sample_window(self, w, clip_f, sync_f, text_f, uncond_text_f, seeds, request, timings) -> np.ndarray:
+    def _sample_window(self, w, clip_f, sync_f, text_f, uncond_text_f, seeds, request, timings,
+                       progress=_noop, cancel: CancelToken | None = None, num_windows: int = 1) -> np.ndarray:
         model, spec = self.model, self.model.spec
         codec, net = model.codec, model.net
         n = codec.num_latents(w.duration)
@@ -251,9 +265,15 @@ class Generator:
         t0 = time.perf_counter()
         sampler = sample if spec.objective == "meanflow" else sample_euler
         steps = spec.defaults.steps if request.steps is None else request.steps
-        x = sampler(u, noise, steps=steps, cond=cond, guidance=guidance)
+        cancel = cancel or CancelToken()
+
+        def check(done: float) -> None:  # before every network evaluation
+            progress("sample", (w.index + done) / num_windows)
+            cancel.raise_if_cancelled()
+
+        x = sampler(u, noise, steps=steps, cond=cond, guidance=guidance, check=check)
         t1 = time.perf_counter()
-        wave = codec.decode(net.unnormalize(x))
+        wave = decode_in_chunks(codec, net.unnormalize(x), cancel.raise_if_cancelled)
         timings["sample"] = timings.get("sample", 0.0) + t1 - t0
         timings["decode_audio"] = timings.get("decode_audio", 0.0) + time.perf_counter() - t1
         return wave.float().cpu().numpy()

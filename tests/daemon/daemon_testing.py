@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-# A job of ~40 windows: it runs for many seconds, and cancellation (checked between windows)
-# takes effect within about one window.
+# A job of ~40 windows: it runs for many seconds; cancellation (checked before every network
+# evaluation and decoder chunk) takes effect at once.
 LONG_JOB = dict(prompt="long", duration=300.0, steps=1, sample_rate=16_000)
 
 
