@@ -99,20 +99,25 @@ class Client:
         self.address = address or os.environ.get("MFMJT_DAEMON") or protocol.DEFAULT_ADDRESS
         self.timeout, self.retries = float(timeout), int(retries)
         self._context = context or zmq.Context.instance()
+        self._keys = (server_key, client_key)
+        self._open_socket()
+        self.heard_at = time.monotonic()  # when the daemon last sent anything (heartbeats read it)
+        self._jobs: dict[str, Job] = {}
+        self._waiting: dict[str, protocol.Message | None] = {}
+        self._events: list[Event] = []
+        self._instance: str | None = None
+        self._auth_error: AuthenticationError | None = None
+
+    def _open_socket(self) -> None:
         self._socket = self._context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)  # never hang the editor on exit
         self._socket.setsockopt(zmq.ROUTING_ID, b"mfmjt-" + os.urandom(10))
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
         self._monitor = None
-        if server_key is not None:
-            self._use_curve(server_key, client_key)
+        if self._keys[0] is not None:
+            self._use_curve(*self._keys)
         self._socket.connect(self.address)
-        self._jobs: dict[str, Job] = {}
-        self._waiting: dict[str, protocol.Message | None] = {}
-        self._events: list[Event] = []
-        self._instance: str | None = None
-        self._auth_error: AuthenticationError | None = None
 
     def _use_curve(self, server_key, client_key) -> None:
         import zmq.auth
@@ -130,6 +135,9 @@ class Client:
     def close(self) -> None:
         """Close the socket at once (LINGER=0). The daemon cancels this client's unfinished jobs
         when it notices the connection is gone."""
+        self._close_socket()
+
+    def _close_socket(self) -> None:
         if self._monitor is not None:
             self._socket.disable_monitor()
             self._monitor.close(0)
@@ -161,6 +169,32 @@ class Client:
     def cancel(self, job: str | Job) -> dict[str, Any]:
         """Cancel a job; its error event (code "cancelled") follows through poll()."""
         return self._request("cancel", job=job.id if isinstance(job, Job) else job)
+
+    # ---- for editors' timers: nothing here waits ---------------------------------------------
+
+    def ping_nowait(self) -> None:
+        """Ask for a sign of life; the answer only moves `heard_at` (read by a Heartbeat)."""
+        self._send({"op": "ping", "req": _new_id()})
+
+    def cancel_nowait(self, job: str | Job) -> None:
+        """Ask the daemon to cancel; its error event (code "cancelled") follows through poll().
+        Unlike `cancel`, never waits, so a dead daemon cannot freeze the caller."""
+        self._send({"op": "cancel", "req": _new_id(), "job": job.id if isinstance(job, Job) else job})
+
+    def give_up(self, message: str | None = None) -> list[Job]:
+        """The daemon stopped answering: fail every unfinished job (code "unavailable") and start
+        a fresh socket. Requests still queued in the old one die with it, so a job the user was
+        told failed can never reach a daemon that comes back; a daemon that is only hung cancels
+        the old connection's jobs once it notices the connection is gone. Returns the jobs failed."""
+        failed = self._active()
+        for job in failed:
+            self._fail(job, DaemonUnavailableError("unavailable", message or (
+                f"the daemon at {self.address} stopped answering while job {job.id} was {job.state}"), job.id))
+        self._close_socket()
+        self._open_socket()
+        self._waiting = {req: None for req in self._waiting}
+        self.heard_at = time.monotonic()
+        return failed
 
     def _request(self, op: str, **fields: Any) -> dict[str, Any]:
         req = _new_id()
@@ -329,6 +363,7 @@ class Client:
         except protocol.ProtocolError:
             return  # not from a daemon speaking our protocol; nothing to answer
         header = message.header
+        self.heard_at = time.monotonic()
         self._note_instance(header.get("instance"))
         req = header.get("req")
         if req in self._waiting:

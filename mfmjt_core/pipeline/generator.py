@@ -273,6 +273,7 @@ class Generator:
 
         x = sampler(u, noise, steps=steps, cond=cond, guidance=guidance, check=check)
         t1 = time.perf_counter()
+        progress("decode_audio", (w.index + 1) / num_windows)  # clients show the stage that runs
         wave = decode_in_chunks(codec, net.unnormalize(x), cancel.raise_if_cancelled)
         timings["sample"] = timings.get("sample", 0.0) + t1 - t0
         timings["decode_audio"] = timings.get("decode_audio", 0.0) + time.perf_counter() - t1
