@@ -1,7 +1,7 @@
 """Thin client for the MF-MJT daemon. Standard library + pyzmq only; numpy is optional.
 
-Vendor it into an editor extension with its siblings `protocol.py`, `events.py` and `wav.py`
-(four files, one package, relative imports). Two ways to use it:
+Vendor it into an editor extension with its siblings `protocol.py`, `events.py`, `wav.py` and
+`job_state.py` (five files, one package, relative imports). Two ways to use it:
 
     with Client() as client:                       # blocking, e.g. a script or a worker thread
         result = client.generate("clip.mp4", start=2.0, end=10.0, progress=print)
@@ -9,6 +9,8 @@ Vendor it into an editor extension with its siblings `protocol.py`, `events.py` 
 
     job = client.submit(prompt="rain on a tin roof", duration=8.0)   # editor timers: no threads
     ...each timer tick: for event in client.poll(): ...; job.done, job.result, job.error
+    (job_state.JobWatch turns those events into what to tell the user, and its heartbeat
+    notices a daemon that went silent within 5 s through heard_at / ping_nowait / give_up)
 
 A Client owns one ZeroMQ DEALER socket: use it from one thread only.
 """

@@ -26,7 +26,7 @@ PYTHON_SCRIPT = "MF-MJT Sound.py"
 LUA_SCRIPT = "MF-MJT Sound (Lua).lua"
 PACKAGE_FILES = ("__init__.py", "resolve_compat.py", "render.py", "placement.py", "transport.py",
                  "sound_for_range.py")
-CLIENT_FILES = ("client.py", "protocol.py", "events.py", "wav.py")
+CLIENT_FILES = ("client.py", "protocol.py", "events.py", "wav.py", "job_state.py")
 MANIFEST = "installed.json"
 SETTINGS = "resolve.json"
 

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-CLIENT_FILES = ("client.py", "protocol.py", "events.py", "wav.py")
+CLIENT_FILES = ("client.py", "protocol.py", "events.py", "wav.py", "job_state.py")
 VENDORED = PurePosixPath("vendor/mfmjt_client")
 VENDOR_INIT = '''"""The MF-MJT daemon's reference client, copied from the repository's daemon/ by build.py."""
 '''

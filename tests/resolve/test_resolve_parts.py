@@ -118,7 +118,7 @@ def test_install_fills_templates_and_uninstall_removes_them(tmp_path, daemon_add
     lua_script = (scripts / "MF-MJT Sound (Lua).lua").read_text()
     assert "@MFMJT" not in lua_script and f"[==[{lib / 'resolve.json'}]==]" in lua_script
     assert sorted(p.name for p in (lib / "mfmjt_client").iterdir()) == [
-        "__init__.py", "client.py", "events.py", "protocol.py", "wav.py"]
+        "__init__.py", "client.py", "events.py", "job_state.py", "protocol.py", "wav.py"]
     settings = json.loads((lib / "resolve.json").read_text())
     assert settings["address"] == daemon_address and settings["bridge_command"][-1] == "resolve-bridge"
     # the copied client and package import with the standard library + pyzmq only (no mfmjt_core)
