@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -85,9 +85,28 @@ def bridge_command() -> list[str]:
     return [sys.executable, "-m", "mfmjt_core", "resolve-bridge"]
 
 
+_CMD_SPECIAL = re.compile(r'([()%!^"<>&|])')
+
+
+def cmd_quote(text: str) -> str:
+    """One argument for a line that cmd.exe runs (the Lua script's io.popen on Windows).
+
+    First the quoting the program's argument parser undoes (CommandLineToArgvW and the C
+    runtime: backslashes double only before a quote), then a caret before every character
+    cmd.exe treats specially, quotes included, so cmd sees no quoted region and no operator; a
+    caret before % keeps %NAME% from expanding (cmd looks up "NAME^"). The same rules as
+    `quote_windows` in entry_script.lua. A line break ends a cmd.exe command, so it is refused.
+    """
+    if re.search(r"[\r\n\0]", text):
+        raise ValueError(f"a line break cannot be passed to cmd.exe: {text!r}")
+    quoted = re.sub(r'(\\*)"', lambda m: m.group(1) * 2 + '\\"', text)
+    quoted = '"' + re.sub(r"(\\+)$", r"\1\1", quoted) + '"'
+    return _CMD_SPECIAL.sub(r"^\1", quoted)
+
+
 def shell_line(argv: list[str], platform: str = sys.platform) -> str:
     """argv as one shell command line (cmd.exe rules on Windows, POSIX sh elsewhere)."""
-    return subprocess.list2cmdline(argv) if platform.startswith("win") else shlex.join(argv)
+    return " ".join(cmd_quote(a) for a in argv) if platform.startswith("win") else shlex.join(argv)
 
 
 def _fill(template: str, values: dict[str, str]) -> str:

@@ -9,7 +9,11 @@ writes a 24-bit WAV and reports on stdout, one tab-separated record per line:
     error    <TAB> code <TAB> message
 
 Defaults come from the settings file that `mfmjt install-resolve` writes (`resolve.json`);
-options on the command line win. Exit status as `mfmjt client`.
+options on the command line win. The Resolve scripts pass everything taken from the project
+(timeline name, marker text) in a JSON request file, `--request FILE`, whose keys are the
+options' names (`video`, `name`, `prompt`, `settings`, ...): text in a file needs no shell
+quoting, and on Windows no quoting makes `"`, `&` or `%` safe in every position. Options on the
+command line win over the request file. Exit status as `mfmjt client`.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ _FROM_SETTINGS = ("prompt", "negative_prompt", "seed", "steps", "guidance", "cha
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", help="the rendered range (the whole file is used)")
+    parser.add_argument("video", nargs="?", help="the rendered range (the whole file is used)")
+    parser.add_argument("--request", help="JSON object with any of these options (keys as the option names)")
     parser.add_argument("--out", help="WAV to write (default: NAME_DATE.wav in the settings' audio_dir)")
-    parser.add_argument("--name", default="mfmjt", help="base of the file name when --out is not given")
+    parser.add_argument("--name", help="base of the file name when --out is not given (default mfmjt)")
     parser.add_argument("--settings", help="resolve.json with defaults (written by `mfmjt install-resolve`)")
     parser.add_argument("--address", help="daemon endpoint (default: settings, $MFMJT_DAEMON, tcp://127.0.0.1:5557)")
     parser.add_argument("--prompt")
@@ -59,6 +64,32 @@ def load_settings(path: str | None) -> dict:
         raise SystemExit(_fail("bad_request", f"cannot read settings {path}: {exc}", 2)) from None
 
 
+_REQUEST_KEYS = ("video", "out", "name", "settings", *_FROM_SETTINGS)
+
+
+def apply_request_file(args: argparse.Namespace) -> None:
+    """Fill the options not given on the command line from `--request FILE` (a JSON object)."""
+    if not args.request:
+        return
+    try:
+        data = json.loads(Path(args.request).read_bytes().decode("utf-8", errors="replace"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(_fail("bad_request", f"cannot read the request file {args.request}: {exc}", 2)) from None
+    if not isinstance(data, dict):
+        raise SystemExit(_fail("bad_request", f"the request file {args.request} is not a JSON object", 2))
+    unknown = sorted(set(data) - set(_REQUEST_KEYS))
+    if unknown:
+        raise SystemExit(_fail("bad_request", f"unknown keys in the request file: {', '.join(unknown)}", 2))
+    types = {"seed": int, "steps": int, "guidance": float, "channels": int}
+    for key, value in data.items():
+        if getattr(args, key, None) is None and value is not None:
+            try:
+                setattr(args, key, types.get(key, str)(value))
+            except (TypeError, ValueError):
+                raise SystemExit(_fail("bad_request", f"{key} in the request file is not a {types[key].__name__}",
+                                       2)) from None
+
+
 def _fail(code: str, message: str, status: int) -> int:
     record("error", code, message)
     return status
@@ -69,7 +100,7 @@ def output_path(args: argparse.Namespace, settings: dict) -> Path:
     if args.out:
         return Path(args.out).expanduser()
     folder = Path(settings.get("audio_dir") or Path.home() / "MF-MJT Audio").expanduser()
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", args.name).strip("_") or "mfmjt"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(args.name or "")).strip("_") or "mfmjt"
     return folder / f"{safe}_{time.strftime('%Y%m%d-%H%M%S')}.wav"
 
 
@@ -77,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
     from mfmjt_core.commands.client import _exit_code
     from mfmjt_daemon.client import Client, DaemonError, write_wav
 
+    apply_request_file(args)
+    if not args.video:
+        return _fail("bad_request", "no video given (on the command line or in the request file)", 2)
     settings = load_settings(args.settings)
     options = {k: getattr(args, k) if getattr(args, k) is not None else settings.get(k) for k in _FROM_SETTINGS}
     video = Path(args.video)

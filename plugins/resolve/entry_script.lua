@@ -33,11 +33,62 @@ local function sleep(seconds)
   while os.clock() < stop do end
 end
 
-local function quote(text)
-  text = tostring(text)
-  if WINDOWS then return '"' .. text:gsub('"', '\\"') .. '"' end
-  return "'" .. text:gsub("'", "'\\''") .. "'"
+-- BEGIN command-line quoting (tests/resolve/test_lua_quoting.py runs this block on its own)
+-- Project text (timeline names, marker notes) never reaches a command line: it goes into a JSON
+-- request file. Only paths remain, and they are quoted for the shell io.popen runs.
+
+-- POSIX sh: one single-quoted word; a ' inside becomes '\'' (nothing is special inside '...').
+local function quote_posix(text)
+  return "'" .. tostring(text):gsub("'", "'\\''") .. "'"
 end
+
+-- cmd.exe: first the quoting the program's argument parser undoes (CommandLineToArgvW / the C
+-- runtime: backslashes double only before a quote), then a caret before every character cmd.exe
+-- treats specially, the quotes included, so cmd sees no quoted region and no operator; a caret
+-- before % also keeps %NAME% from expanding (cmd looks up "NAME^", which nobody defines).
+-- A line break ends a cmd.exe command whatever the quoting, so it is refused.
+local function quote_windows(text)
+  text = tostring(text)
+  if text:find("[\r\n%z]") then error({mfmjt = "a line break cannot be passed to cmd.exe: " .. text}, 0) end
+  local out, slashes = {'"'}, 0
+  for ch in text:gmatch(".") do
+    if ch == "\\" then
+      slashes = slashes + 1
+    elseif ch == '"' then
+      out[#out + 1] = string.rep("\\", 2 * slashes + 1) .. '"'
+      slashes = 0
+    else
+      out[#out + 1] = string.rep("\\", slashes) .. ch
+      slashes = 0
+    end
+  end
+  out[#out + 1] = string.rep("\\", 2 * slashes) .. '"'
+  return (table.concat(out):gsub('[%(%)%%!%^"<>&|]', "^%0"))
+end
+
+local function quote(text)
+  if WINDOWS then return quote_windows(text) end
+  return quote_posix(text)
+end
+
+-- A JSON string: quotes, backslashes and control characters escaped, other bytes (UTF-8) as is.
+local function json_string(text)
+  local escapes = {['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+                   ["\r"] = "\\r", ["\t"] = "\\t"}
+  return '"' .. tostring(text):gsub('[%c"\\]', function(c)
+    return escapes[c] or string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+-- A flat JSON object of strings (keys sorted, so the file is the same for the same request).
+local function json_object(fields)
+  local keys, parts = {}, {}
+  for key, _ in pairs(fields) do keys[#keys + 1] = key end
+  table.sort(keys)
+  for _, key in ipairs(keys) do parts[#parts + 1] = json_string(key) .. ": " .. json_string(fields[key]) end
+  return "{" .. table.concat(parts, ", ") .. "}"
+end
+-- END command-line quoting
 
 local function contains(list, value)
   for _, v in ipairs(list or {}) do if v == value then return true end end
@@ -169,15 +220,21 @@ local function render_range(resolve, project, timeline, r)
   return path
 end
 
--- Runs the bridge; returns the WAV path and seed from its `result` record.
+-- Runs the bridge; returns the WAV path and seed from its `result` record. Everything taken from
+-- the project travels in a JSON request file; the command line holds only that file's path.
 local function generate(video, r, timeline_name, prompt)
-  local command = BRIDGE_COMMAND .. " " .. quote(video) .. " --settings " .. quote(SETTINGS_FILE)
-    .. " --name " .. quote(string.format("%s_%d-%d", timeline_name, r.record_in, r.record_out))
-  if prompt then command = command .. " --prompt " .. quote(prompt) end
-  command = command .. " 2>&1"
-  if WINDOWS then command = '"' .. command .. '"' end  -- cmd.exe strips one pair of quotes
+  local request = {video = video, settings = SETTINGS_FILE,
+                   name = string.format("%s_%d-%d", timeline_name, r.record_in, r.record_out)}
+  if prompt then request.prompt = prompt end
+  local request_path = video .. ".request.json"  -- beside the render, whose name is unique
+  local file = io.open(request_path, "wb")
+  if not file then fail("cannot write the request file " .. request_path) end
+  file:write(json_object(request))
+  file:close()
+  local command = BRIDGE_COMMAND .. " --request " .. quote(request_path) .. " 2>&1"
+  if WINDOWS then command = '"' .. command .. '"' end  -- cmd /c strips the first and the last quote
   local pipe = io.popen(command, "r")
-  if not pipe then fail("cannot run the MF-MJT bridge: " .. BRIDGE_COMMAND) end
+  if not pipe then os.remove(request_path) fail("cannot run the MF-MJT bridge: " .. BRIDGE_COMMAND) end
   local wav, seed, problem, last = nil, nil, nil, {}
   local stages = {}
   for line in pipe:lines() do
@@ -192,6 +249,7 @@ local function generate(video, r, timeline_name, prompt)
     elseif not fraction then last[#last + 1] = line if #last > 5 then table.remove(last, 1) end end
   end
   pipe:close()
+  os.remove(request_path)
   if not wav then fail("the MF-MJT bridge failed: " .. (problem or table.concat(last, " / "))) end
   return wav, seed
 end
@@ -263,7 +321,7 @@ local function run()
   log(string.format("%d frames at %.3f fps from frame %d, prompt %s", r.frames, r.num / r.den, r.record_in,
                     prompt or "(from resolve.json)"))
   local video = render_range(resolve, project, timeline, r)
-  local name = tostring(timeline:GetName() or "timeline"):gsub("[^%w%._%-]+", "_")
+  local name = tostring(timeline:GetName() or "timeline")  -- the bridge makes it a safe file name
   local ok, wav, seed = pcall(generate, video, r, name, prompt)
   os.remove(video)
   if not ok then error(wav, 0) end

@@ -15,6 +15,7 @@ Bridge line protocol, one tab-separated record per line (other lines are ignored
 
 from __future__ import annotations
 
+import json
 import subprocess
 from typing import Callable, Sequence  # runtime-subscriptable on every Python Resolve runs
 from dataclasses import dataclass
@@ -111,24 +112,28 @@ class BridgeTransport:
             raise ResolveScriptError("no bridge command configured: run `mfmjt install-resolve` again")
         self.command, self.address = list(command), address
 
-    def arguments(self, request: SoundRequest) -> list[str]:
-        """The full command line for one request."""
-        args = [*self.command, str(request.video), "--out", str(request.out),
-                "--channels", str(request.channels), "--sample-rate", str(request.sample_rate)]
-        optional = {"--prompt": request.prompt or None, "--negative-prompt": request.negative_prompt or None,
-                    "--seed": request.seed, "--steps": request.steps, "--guidance": request.guidance,
-                    "--address": self.address}
-        for flag, value in optional.items():
-            if value is not None:
-                args += [flag, str(value)]
-        return args
+    def request_fields(self, request: SoundRequest) -> dict:
+        """What goes into the bridge's JSON request file (project text stays off the command line)."""
+        fields = {"video": str(request.video), "out": str(request.out), "channels": request.channels,
+                  "prompt": request.prompt or None, "negative_prompt": request.negative_prompt or None,
+                  "seed": request.seed, "steps": request.steps, "guidance": request.guidance,
+                  "address": self.address}
+        return {k: v for k, v in fields.items() if v is not None}
+
+    def arguments(self, request_file: Path, request: SoundRequest) -> list[str]:
+        """The full command line: the bridge, the request file and the sample rate."""
+        return [*self.command, "--request", str(request_file), "--sample-rate", str(request.sample_rate)]
 
     def generate(self, request: SoundRequest, progress: ProgressCallback) -> GeneratedAudio:
         """Run the bridge to completion; its `error` record (or its last words) on failure."""
+        request_file = Path(str(request.video) + ".request.json")
+        request_file.write_text(json.dumps(self.request_fields(request)), encoding="utf-8")
         try:
-            proc = subprocess.Popen(self.arguments(request), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
+            proc = subprocess.Popen(self.arguments(request_file, request), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+                                    errors="replace")
         except OSError as exc:
+            request_file.unlink(missing_ok=True)
             raise ResolveScriptError(f"cannot start the MF-MJT bridge {self.command[0]!r}: {exc}") from None
         result, error, other = None, None, []
         assert proc.stdout is not None
@@ -144,6 +149,7 @@ class BridgeTransport:
                     result = GeneratedAudio(Path(path), int(seed) if seed.isdigit() else None, int(samples), int(rate))
                 else:
                     error = f"{record[1][1]} [{record[1][0]}]"
+        request_file.unlink(missing_ok=True)
         if result is not None and proc.returncode == 0:
             return result
         detail = error or " / ".join(line for line in other if line) or f"exit status {proc.returncode}"

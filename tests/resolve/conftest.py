@@ -58,6 +58,11 @@ class LuaBridge:
 
         self.lupa = luajit
         self.lua = luajit.LuaRuntime(unpack_returned_tuples=True)
+        # lupa 2.8 can hand Lua the wrong Python object once Lua's collector has released a
+        # temporary one but not yet freed it (scoder/lupa#294, fix pending in #296): the script
+        # then saw a method closure where the media pool belonged, now and then. These runs
+        # are short, so the collector stays off for the bridge's life.
+        self.lua.execute("collectgarbage('stop')")
         self._proxies: dict[int, LuaProxy] = {}
 
     def to_python(self, value):
