@@ -86,7 +86,7 @@ def apply_request_file(args: argparse.Namespace) -> None:
             try:
                 setattr(args, key, types.get(key, str)(value))
             except (TypeError, ValueError):
-                raise SystemExit(_fail("bad_request", f"{key} in the request file is not a {types[key].__name__}",
+                raise SystemExit(_fail("bad_request", f"{key} in the request file must be a number",
                                        2)) from None
 
 

@@ -263,3 +263,22 @@ def test_hostile_timeline_name_and_marker_reach_the_bridge_intact(tmp_path, lua)
     assert not Path(request_file).exists()  # removed after the bridge ran
     with wave.open(outcome["wav"], "rb") as w:
         assert w.getnframes() == 480000
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "cannot read the request file"),
+    ('["a list"]', "is not a JSON object"),
+    ('{"video": "v.mp4", "shell": "rm -rf /"}', "unknown keys in the request file: shell"),
+    ('{"video": "v.mp4", "seed": "three"}', "seed in the request file must be a number"),
+    ("{}", "no video given"),
+])
+def test_a_bad_request_file_is_one_error_record(tmp_path, content, message):
+    from mfmjt_resolve.transport import parse_bridge_line
+
+    request = tmp_path / "r.json"
+    request.write_text(content, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "mfmjt_core", "resolve-bridge", "--request", str(request)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    kind, (code, text) = parse_bridge_line(proc.stdout)
+    assert (kind, code) == ("error", "bad_request") and message in text
