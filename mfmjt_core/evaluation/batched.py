@@ -2,9 +2,9 @@
 
 `Generator.generate` serves one request at a time; the evaluation runs hundreds of requests
 (clips x configurations), where batching clips through the network and the codec is several
-times cheaper. This module repeats the generator's single-window path for a batch: the same
+times cheaper. This module runs the generator's single-window path for a batch: the same
 feature extraction (frames of the range [0, duration) decoded from the MP4, through the model's
-encoders), the same per-seed noise, guidance, sampler and decoding. A test checks it against
+encoders), the same per-seed noise, and the one sampling core (`pipeline.sampling`). A test checks it against
 `Generator.generate` (bit-identical at batch size 1; larger batches differ by float rounding).
 Clips longer than the model's window are not supported here.
 """
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from mfmjt_core.errors import MfmjtError
+from mfmjt_core.model import SamplingSettings
 
 MODALITIES = ("video", "text", "both")
 
@@ -40,9 +41,14 @@ class Sampling:
             raise ValueError("steps must be >= 1")
 
     @property
+    def settings(self) -> SamplingSettings:
+        return SamplingSettings(steps=self.steps, guidance=self.guidance, rescale=self.rescale,
+                                temperature=self.temperature)
+
+    @property
     def guided(self) -> bool:
         """Whether guidance changes anything (the generator's own rule)."""
-        return self.rescale != "none" and self.guidance != 1.0
+        return self.settings.guided
 
     @property
     def uses_video(self) -> bool:
@@ -108,10 +114,8 @@ class BatchGenerator:
         return out  # type: ignore[return-value]
 
     def _generate_batch(self, items: list[ClipInput], length: float, sampling: Sampling) -> list[np.ndarray]:
-        from mfmjt_core.flows import Guidance, sample, sample_euler
         from mfmjt_core.media import fit_length
-        from mfmjt_core.network.adapter import AverageVelocity
-        from mfmjt_core.pipeline.generator import starting_noise
+        from mfmjt_core.pipeline.sampling import sample_latents, starting_noise
 
         model, spec = self.model, self.model.spec
         net, enc, codec = model.net, model.encoders, model.codec
@@ -136,14 +140,8 @@ class BatchGenerator:
             # The generator's noise for variation 0 of window 0 of a request with this seed.
             noise = starting_noise([it.seed for it in items], n, codec.latent_dim, temperature=sampling.temperature)
             cond = {"clip_f": clip_f.to(device), "sync_f": sync_f.to(device), "text_f": text_f.to(device)}
-            guidance = None
-            if sampling.guided:
-                uncond = net.empty_conditions(b, clip_f.shape[1], sync_f.shape[1],
-                                              negative_text_f=empty_text.to(device))
-                guidance = Guidance(scale=sampling.guidance, mode=sampling.rescale, uncond=uncond)
-            sampler = sample if spec.objective == "meanflow" else sample_euler
-            x = sampler(AverageVelocity(net), noise.to(device), steps=sampling.steps, cond=cond,
-                        guidance=guidance)
+            x = sample_latents(net, spec.objective, cond, noise.to(device), sampling.settings,
+                               negative_text_f=empty_text.to(device))
             waves = codec.decode(net.unnormalize(x)).float().cpu().numpy()
         total = round(length * codec.sample_rate)
         return [np.ascontiguousarray(fit_length(w, total), dtype=np.float32) for w in waves]

@@ -20,12 +20,16 @@ import torch
 
 import mfmjt_core
 from mfmjt_core.errors import MediaError, MissingWeightsError, ResourceError, UnknownModelError
-from mfmjt_core.flows import Guidance, sample, sample_euler
 from mfmjt_core.model import AudioModel
-from mfmjt_core.network.adapter import AverageVelocity
-from mfmjt_core.pipeline.frames import decode_for_encoders
 from mfmjt_core.pipeline.features import FeatureCache, content_fingerprint, feature_key
-from mfmjt_core.pipeline.types import CancelToken, GenerateRequest, GenerationResult, ProgressCallback
+from mfmjt_core.pipeline.frames import decode_for_encoders
+from mfmjt_core.pipeline.sampling import sample_latents, starting_noise
+from mfmjt_core.pipeline.types import (
+    CancelToken,
+    GenerateRequest,
+    GenerationResult,
+    ProgressCallback,
+)
 from mfmjt_core.pipeline.windows import plan_windows, stitch
 
 EMBEDDED_MODEL = Path(mfmjt_core.__file__).parent / "assets" / "mfmjt-tiny-synth.safetensors"
@@ -52,15 +56,6 @@ def _encoder_id(model: AudioModel) -> str:
         digest.update(key.encode())
         digest.update(value.detach().cpu().float().numpy().tobytes())
     return f"{model.spec.name}:{model.encoders.name}:{digest.hexdigest()[:16]}"
-
-
-def starting_noise(seeds, length: int, channels: int, *, window: int = 0, temperature: float = 1.0) -> torch.Tensor:
-    """The noise a generation starts from: (len(seeds), length, channels), one seeded draw per
-    variation and window, scaled by the temperature (the evaluation's batches draw the same)."""
-    return temperature * torch.stack([
-        torch.randn(length, channels, generator=torch.Generator().manual_seed(s * 1_000_003 + window))
-        for s in seeds
-    ])
 
 
 def decode_in_chunks(codec, latent: torch.Tensor, check=None, rows: int = 1) -> torch.Tensor:
@@ -251,27 +246,18 @@ class Generator:
         codec, net = model.codec, model.net
         n = codec.num_latents(w.duration)
         v = len(seeds)
-        temperature = spec.defaults.temperature if request.temperature is None else request.temperature
-        noise = starting_noise(seeds, n, codec.latent_dim, window=w.index, temperature=temperature).to(self.device)
+        settings = spec.defaults.resolve(request)
+        noise = starting_noise(seeds, n, codec.latent_dim, window=w.index, temperature=settings.temperature).to(self.device)
         cond = {"clip_f": clip_f.expand(v, -1, -1), "sync_f": sync_f.expand(v, -1, -1),
                 "text_f": text_f.expand(v, -1, -1)}
-        scale = spec.defaults.guidance if request.guidance is None else request.guidance
-        mode = spec.defaults.rescale if request.rescale is None else request.rescale
-        guidance = None
-        if mode != "none" and scale != 1.0:
-            uncond = net.empty_conditions(v, clip_f.shape[1], sync_f.shape[1], negative_text_f=uncond_text_f)
-            guidance = Guidance(scale=scale, mode=mode, uncond=uncond)
-        u = AverageVelocity(net)
         t0 = time.perf_counter()
-        sampler = sample if spec.objective == "meanflow" else sample_euler
-        steps = spec.defaults.steps if request.steps is None else request.steps
         cancel = cancel or CancelToken()
 
         def check(done: float) -> None:  # before every network evaluation
             progress("sample", (w.index + done) / num_windows)
             cancel.raise_if_cancelled()
 
-        x = sampler(u, noise, steps=steps, cond=cond, guidance=guidance, check=check)
+        x = sample_latents(net, spec.objective, cond, noise, settings, negative_text_f=uncond_text_f, check=check)
         t1 = time.perf_counter()
         progress("decode_audio", (w.index + 1) / num_windows)  # clients show the stage that runs
         wave = decode_in_chunks(codec, net.unnormalize(x), cancel.raise_if_cancelled)

@@ -1,0 +1,98 @@
+"""The generator, the batched evaluation and the benchmark sample through one core and agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import mfmjt_core.benchmark as benchmark
+import mfmjt_core.pipeline.generator as generator_module
+import mfmjt_core.pipeline.sampling as sampling_module
+from mfmjt_core.evaluation.batched import BatchGenerator, ClipInput, Sampling
+from mfmjt_core.model import SamplingDefaults, SamplingSettings
+from mfmjt_core.pipeline.generator import Generator
+from mfmjt_core.pipeline.sampling import sample_latents, sampler_for
+
+
+@pytest.fixture()
+def calls(monkeypatch):
+    """Every call of the sampling core, from any caller: (args, kwargs, latents)."""
+    seen = []
+
+    def spy(*args, **kwargs):
+        out = sample_latents(*args, **kwargs)
+        seen.append((args, kwargs, out.clone()))
+        return out
+
+    for module in (sampling_module, generator_module, benchmark):
+        monkeypatch.setattr(module, "sample_latents", spy)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    from mfmjt_core.synth import make_clip, split_seeds, write_clip
+
+    seed = split_seeds("test", 1, start=5)[0]
+    made = make_clip(seed)
+    files = write_clip(made, tmp_path_factory.mktemp("clip") / "clip.mp4")
+    return ClipInput(seed, Path(files.video), made.caption, 8.0)
+
+
+@pytest.mark.parametrize("sampling", [Sampling(1, 2.0, "zero_star", "both"), Sampling(3, 1.5, "plain", "video"),
+                                      Sampling(2, 1.0, "none", "text", 0.5)], ids=lambda s: s.modality)
+def test_generator_and_evaluation_give_identical_latents(calls, clip, sampling):
+    torch.set_num_threads(1)
+    gen = Generator.load("tiny-random")
+    kwargs = dict(seed=clip.seed, steps=sampling.steps, guidance=sampling.guidance, rescale=sampling.rescale,
+                  temperature=sampling.temperature, sample_rate=16_000)
+    if sampling.uses_video:
+        kwargs.update(video=clip.video, end=clip.duration)
+    else:
+        kwargs.update(duration=clip.duration)
+    if sampling.uses_text:
+        kwargs["prompt"] = clip.caption
+    gen.generate(**kwargs)
+    BatchGenerator(gen, batch_size=1).generate([clip], sampling)
+    assert len(calls) == 2
+    (g_args, g_kwargs, g_out), (e_args, e_kwargs, e_out) = calls
+    assert g_args[4] == e_args[4] == sampling.settings  # the same settings reached the core
+    for name in ("clip_f", "sync_f", "text_f"):
+        torch.testing.assert_close(g_args[2][name], e_args[2][name], rtol=0, atol=0)
+    torch.testing.assert_close(g_args[3], e_args[3], rtol=0, atol=0)  # the same noise
+    torch.testing.assert_close(g_out, e_out, rtol=0, atol=0)
+
+
+def test_benchmark_samples_through_the_core_with_the_generators_rule(calls):
+    torch.set_num_threads(1)
+    benchmark.run_benchmark("tiny-random", steps=(1, 2), repeats=1, guidance=2.0)
+    rows = [c for c in calls if "forward" in c[1]]  # the benchmark's own rows (a whole request also runs)
+    one_step = [c for c in rows if c[0][4].steps == 1]
+    assert one_step and {c[0][4].sampler for c in one_step} == {"meanflow"}
+    assert {c[0][4].sampler for c in rows if c[0][4].steps == 2} == {"euler"}
+    args, kwargs, out = one_step[0]
+    net, objective, cond, noise, settings = args
+    # The generator's rule (sampler "auto") picks the same one step for this MeanFlow model.
+    auto = SamplingSettings(settings.steps, settings.guidance, settings.rescale, settings.temperature)
+    torch.testing.assert_close(sample_latents(net, objective, cond, noise, auto), out, rtol=0, atol=0)
+
+
+def test_defaults_fill_only_what_the_request_leaves_open():
+    defaults = SamplingDefaults(steps=1, guidance=2.0, rescale="zero_star", temperature=0.75)
+
+    class Request:
+        steps, guidance, rescale, temperature = 4, None, "none", None
+
+    assert defaults.resolve(Request()) == SamplingSettings(4, 2.0, "none", 0.75)
+    assert defaults.resolve(None) == SamplingSettings(1, 2.0, "zero_star", 0.75)
+    assert not SamplingSettings(1, 1.0, "plain").guided and not SamplingSettings(1, 3.0, "none").guided
+
+
+def test_samplers_follow_the_objective_unless_named():
+    assert sampler_for("meanflow") is sampling_module.sample
+    assert sampler_for("fm") is sampling_module.sample_euler
+    assert sampler_for("meanflow", "euler") is sampling_module.sample_euler
+    with pytest.raises(ValueError, match="unknown sampler"):
+        sampler_for("fm", "heun")
