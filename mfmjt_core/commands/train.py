@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=0, help="data-loader worker processes (default 0)")
     parser.add_argument("--stages", help="comma-separated stages to run (default: the recipe's main stages)")
     parser.add_argument("--minutes", type=float, help="time box for the whole run; stages end early and export")
+    parser.add_argument("--session-minutes", type=float, metavar="MIN",
+                        help="stop after MIN minutes with a checkpoint and exit status 75 (as on SIGTERM); "
+                             "the same command again continues exactly where it stopped")
     parser.add_argument("--set", action="append", default=[], metavar="[STAGE:]KEY=VALUE",
                         help="override a config field, e.g. fm:steps=500 or optim.lr=1e-4 (all stages)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -34,31 +37,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "paper-scale recipe); default small")
     group.add_argument("--variant", help="network when training from scratch (small_16k ... large_44k_v2, "
                        "tiny_test; default: the preset's), or the variant of an MMAudio .pth given to --init")
-    group.add_argument("--init", default="scratch",
-                       help="scratch, one of our model files, an MMAudio network .pth, or a bundle name "
-                            "(mmaudio-small-16k ...)")
+    parser.add_argument("--init", default="scratch",
+                        help="where the first stage starts. tiny-synth: scratch (the recipe's own start), "
+                             "embedded (the packaged model) or a model file. features: scratch, one of our "
+                             "model files, an MMAudio network .pth, or a bundle name (mmaudio-small-16k ...)")
     group.add_argument("--config",
                        help="a TrainConfig JSON (e.g. a run's config.json) as one stage named train")
 
 
 def run(args: argparse.Namespace) -> int:
-    from mfmjt_core.errors import UnknownModelError
-    from mfmjt_core.pipeline.generator import EMBEDDED_MODEL
-    from mfmjt_core.training.recipes import RECIPES, run_recipe
+    import sys
+    import time
+
+    from mfmjt_core.training.loop import EXIT_RESUMABLE, StopRequest, TrainingStopped
 
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    if args.recipe == "features":
-        return _run_features(args)
+    session_deadline = (time.monotonic() + args.session_minutes * 60) if args.session_minutes else None
+    try:
+        with StopRequest():  # SIGTERM at any point of the run: checkpoint, exit 75
+            if args.recipe == "features":
+                return _run_features(args, session_deadline)
+            return _run_recipe(args, session_deadline)
+    except TrainingStopped as stopped:
+        print(f"{stopped}; run the same command again to continue", file=sys.stderr)
+        return EXIT_RESUMABLE
+
+
+def _run_recipe(args: argparse.Namespace, session_deadline: float | None) -> int:
+    from mfmjt_core.errors import UnknownModelError
+    from mfmjt_core.pipeline.generator import EMBEDDED_MODEL
+    from mfmjt_core.training.recipes import RECIPES, run_recipe
+
     if args.recipe not in RECIPES:
         raise UnknownModelError(f"unknown recipe {args.recipe!r}; known: {', '.join(RECIPES)}")
     overrides = _overrides(args.set)
     out = Path(args.out or f"runs/{args.recipe}")
     stages = args.stages.split(",") if args.stages else None
+    init = {"scratch": None, "embedded": EMBEDDED_MODEL}.get(args.init, args.init)
     final = run_recipe(RECIPES[args.recipe], out, device=args.device, workers=args.workers,
-                       overrides=overrides, minutes=args.minutes, stages=stages)
+                       overrides=overrides, minutes=args.minutes, stages=stages, init=init,
+                       session_deadline=session_deadline)
     print(f"model: {final}")
     if args.install:
         EMBEDDED_MODEL.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +99,7 @@ def _overrides(items: list[str]) -> dict[str, list[str]]:
     return overrides
 
 
-def _run_features(args: argparse.Namespace) -> int:
+def _run_features(args: argparse.Namespace, session_deadline: float | None) -> int:
     import os
 
     from mfmjt_core.errors import UnknownModelError
@@ -95,6 +116,7 @@ def _run_features(args: argparse.Namespace) -> int:
         PRESETS[args.preset], args.data, Path(args.out or f"runs/features-{args.preset}"), init=args.init,
         variant=args.variant, device=args.device, workers=args.workers, overrides=_overrides(args.set),
         minutes=args.minutes, stages=args.stages.split(",") if args.stages else None, config_file=args.config,
+        session_deadline=session_deadline,
     )
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"model: {final}")

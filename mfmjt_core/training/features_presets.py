@@ -121,9 +121,11 @@ def run_features(
     stages: Sequence[str] | None = None,
     config_file: str | None = None,
     progress: Callable[[dict], None] | None = None,
+    session_deadline: float | None = None,
 ) -> Path:
     """Run the chosen stages in order; the first starts from `init`, each later one from the
-    previous stage's EMA export. Returns the last export. Works alone or under torchrun."""
+    previous stage's EMA export. Returns the last export. Works alone or under torchrun.
+    `session_deadline` (monotonic) or SIGTERM checkpoints and raises `TrainingStopped`."""
     from mfmjt_core.training.feature_task import FeatureTask, initial_network
     from mfmjt_core.training.features_store import FeatureSet
     from mfmjt_core.training.loop import print_progress, train
@@ -163,7 +165,8 @@ def run_features(
         if previous == "scratch":
             task.init_statistics()
         export = train(task, config, out / stage.name, device=device, workers=workers,
-                       progress=progress or print_progress, deadline=deadline)
+                       progress=progress or print_progress, deadline=deadline,
+                       session_deadline=session_deadline)
         previous = str(export)
     assert export is not None, "no stage chosen"
     return export

@@ -12,7 +12,9 @@ import copy
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -25,6 +27,52 @@ from torch import nn
 
 from mfmjt_core.training.config import ObjectiveConfig, TrainConfig
 from mfmjt_core.training.draws import Draws, draw
+
+# The exit status of a run stopped to be continued later (sysexits' EX_TEMPFAIL): a scheduler
+# or a wrapper script reruns the same command, which resumes from the checkpoint.
+EXIT_RESUMABLE = 75
+
+
+class TrainingStopped(Exception):
+    """Training stopped early (SIGTERM or the end of a session) after checkpointing step `step`."""
+
+    def __init__(self, step: int, steps: int, reason: str, out_dir: Path) -> None:
+        super().__init__(f"stopped ({reason}) after step {step} of {steps}; checkpoint in {out_dir}")
+        self.step, self.steps, self.reason, self.out_dir = step, steps, reason, out_dir
+
+
+class StopRequest:
+    """Notes SIGTERM / SIGUSR1 while entered; training checks it after every step.
+
+    Entered by the command for its whole run (so a signal between stages is kept too) and by
+    `train` (for callers that did not); nested entries share the first one's flag.
+    """
+
+    _active: StopRequest | None = None
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self._previous: dict[int, Any] = {}
+        self._owner = False
+
+    def __enter__(self) -> StopRequest:  # noqa: PYI034 (the outermost entry, maybe not self)
+        if StopRequest._active is not None:
+            return StopRequest._active
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            for sig in (signal.SIGTERM, signal.SIGUSR1):
+                self._previous[sig] = signal.signal(sig, self._note)
+        StopRequest._active, self._owner = self, True
+        return self
+
+    def _note(self, signum, _frame) -> None:
+        self.signal = signal.Signals(signum).name
+
+    def __exit__(self, *_exc) -> None:
+        if not self._owner:
+            return
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        StopRequest._active, self._owner = None, False
 
 
 class TrainTask(Protocol):
@@ -120,11 +168,15 @@ def train(
     stop_after: int | None = None,
     workers: int = 0,
     deadline: float | None = None,
+    session_deadline: float | None = None,
 ) -> Path:
     """Train to `config.steps`; returns the path of the exported EMA model.
 
     `stop_after` stops after that many steps without exporting (a stand-in for a killed run);
     `deadline` (a `time.monotonic()` value) ends training early but exports, for time-boxed runs.
+    `session_deadline` (also monotonic) and SIGTERM / SIGUSR1 end a *session*: the step under
+    way finishes, the full state is checkpointed and `TrainingStopped` is raised; calling again
+    with the same arguments continues bit for bit as if never stopped.
     """
     device = torch.device(device)
     dist = init_distributed(device)
@@ -174,8 +226,16 @@ def train(
     window: dict[str, list[float]] = {}  # stats since the last log line, averaged when logged
     log = open(out / "log.jsonl", "a") if dist.main else None
     data = _StepBatches(task, start, end, config.batch_size, dist.rank, local)
+    stop_owner = StopRequest()
+    stop_request = stop_owner.__enter__()
+    # a signal that came before this stage began (e.g. between stages) stops it at its start
+    stopped: str | None = stop_request.signal if start < end else None
+    if stopped:
+        end = start
+        if dist.main:
+            _save_state(state_path, model, ema, opt, start, auxiliary)
     try:
-        for step, batch in zip(range(start, end), _batches(data, workers)):
+        for step, batch in zip(range(start, end), _batches(data, workers) if start < end else ()):
             rows = data.rows(step)
             batch = to_device(batch, device)
             draws = draw(rows, step=step, seed=config.seed, shape=task.latent_shape(), objective=config.objective,
@@ -211,18 +271,29 @@ def train(
                 log.flush()
                 if progress is not None:
                     progress(record)
-            out_of_time = deadline is not None and _agree(time.monotonic() > deadline, dist, device)
-            if dist.main and (done % config.checkpoint_every == 0 or done == end or out_of_time):
+            now = time.monotonic()
+            out_of_time = deadline is not None and _agree(now > deadline, dist, device)
+            if done < end:
+                reason = stop_request.signal or ("session" if session_deadline is not None
+                                                 and now > session_deadline else None)
+                if _agree(reason is not None, dist, device):
+                    stopped = reason or "signal on another process"
+            if dist.main and (done % config.checkpoint_every == 0 or done == end or out_of_time or stopped):
                 _save_state(state_path, model, ema, opt, done, auxiliary)
-            if out_of_time:
+            if out_of_time or stopped:
                 end = done
                 if dist.main:
-                    log.write(json.dumps({"step": done, "stopped": "deadline"}) + "\n")
+                    log.write(json.dumps({"step": done, "stopped": stopped or "deadline"}) + "\n")
                 break
     finally:
+        stop_owner.__exit__()
         if log is not None:
             log.close()
     export = out / "model.safetensors"
+    if stopped is not None:
+        if dist.world > 1:
+            torch.distributed.barrier()
+        raise TrainingStopped(end, config.steps, stopped, out)
     if dist.main and (end == config.steps or deadline is not None):
         task.export(ema.shadow.state_dict(), export)
     if dist.world > 1:

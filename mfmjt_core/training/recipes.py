@@ -83,6 +83,9 @@ def tiny_random_spec() -> ModelSpec:
     )
 
 
+# `init_from` naming the package's embedded model instead of a stage of the run.
+EMBEDDED_SOURCE = "@embedded"
+
 # The alignment probes' share of the loss (`probes.py`): the encoders start from random weights.
 PROBE_WEIGHT = 0.5
 
@@ -111,6 +114,17 @@ TINY_SYNTH = Recipe(
             optim=OptimConfig(lr=1e-3, warmup_steps=50, decay="cosine", min_lr_ratio=0.1, ema_decay=0.995),
             log_every=10, checkpoint_every=100,
         ), init_from="fm", optional=True),
+        # Training on from a finished model (the embedded one, or `--init FILE`): more MeanFlow
+        # steps whenever there is time, e.g. a GPU session or a background CPU run. Its own
+        # condition balance: a third of the rows are text-only (video dropped, caption kept),
+        # 3x the main stages' 10%, so text-to-audio requests learn to read the caption.
+        # No probes: fresh ones would send random gradients into the trained encoders.
+        Stage("continue", TrainConfig(
+            steps=2000, batch_size=16, seed=3, null_video=0.5, null_text=0.3,
+            objective=ObjectiveConfig(kind="meanflow", mu=-0.4, sigma=1.0, equal_fraction=0.5),
+            optim=OptimConfig(lr=3e-4, warmup_steps=20, decay="cosine", min_lr_ratio=0.1, ema_decay=0.99),
+            log_every=10, checkpoint_every=50,
+        ), init_from=EMBEDDED_SOURCE, optional=True),
     ),
     description="the embedded default model: small encoders + MM-DiT on the procedural world",
 )
@@ -143,12 +157,18 @@ def run_recipe(
     progress: Callable[[dict], None] | None = None,
     minutes: float | None = None,
     stages: list[str] | None = None,
+    init: str | Path | None = None,
+    session_deadline: float | None = None,
 ) -> Path:
     """Run every stage in order; each starts from the previous stage's EMA export (and probes).
 
     `minutes` time-boxes the whole recipe: each stage gets a share proportional to its steps
     (a MeanFlow step counts `MEANFLOW_STEP_COST` plain ones).
     `stages` runs a subset (e.g. to train a flow-matching-only baseline with extra steps).
+    `init` (a model file) is where the first chosen stage starts instead of its usual source.
+    `session_deadline` (a `time.monotonic()` value) or SIGTERM ends the session: the running
+    stage checkpoints and `TrainingStopped` propagates; the same call again continues exactly
+    (finished stages are skipped, the interrupted one resumes from its checkpoint).
     """
     import time
 
@@ -173,8 +193,11 @@ def run_recipe(
             clock += minutes * 60 * weights[i] / sum(weights)
             deadline = clock
         stage_dir = out / stage.name
-        source = _source_stage(recipe, stage)
-        if source is None:
+        if _finished(stage_dir, config):  # a rerun after a stopped session: go on where it stopped
+            previous = stage_dir / "model.safetensors"
+            continue
+        start_from = _start_from(recipe, stage, out, Path(init) if init is not None and i == 0 else None)
+        if start_from is None:
             model = AudioModel.create(recipe.spec, generator=torch.Generator().manual_seed(config.seed))
             task = SynthTask(model)
             mean, std = task.latent_statistics()
@@ -182,21 +205,52 @@ def run_recipe(
                 model.net.latent_mean.copy_(mean.view(1, 1, -1))
                 model.net.latent_std.copy_(std.view(1, 1, -1))
         else:
-            start_from = out / source / "model.safetensors"
-            if not start_from.exists():
-                raise FileNotFoundError(f"stage {stage.name} starts from {start_from}: run stage {source} first")
             model = AudioModel.load(start_from)
             task = SynthTask(model)
-            probes = out / source / PROBES_FILE
+            probes = start_from.parent / PROBES_FILE
             if probes.exists():  # fresh probes would send random gradients into trained encoders
                 task.auxiliary.load_state_dict(load_file(probes))
         spec = dataclasses.replace(recipe.spec, objective=config.objective.kind, training={
+            **_earlier_training(model.spec, start_from),
             "recipe": recipe.name, "stage": stage.name, "steps": config.steps, "seed": config.seed,
         })
         model.spec = spec
         previous = train(task, config, stage_dir, device=device, workers=workers,
-                         progress=progress or print_progress, deadline=deadline)
+                         progress=progress or print_progress, deadline=deadline, session_deadline=session_deadline)
         save_file({k: v.detach().cpu().contiguous() for k, v in task.auxiliary.state_dict().items()},
                   stage_dir / PROBES_FILE)
     assert previous is not None
     return previous
+
+
+def _start_from(recipe: Recipe, stage: Stage, out: Path, init: Path | None) -> Path | None:
+    """The model file `stage` starts from (None: from scratch)."""
+    if init is not None:
+        if not init.exists():
+            raise FileNotFoundError(f"--init {init}: no such model file")
+        return init
+    source = _source_stage(recipe, stage)
+    if source is None:
+        return None
+    if source == EMBEDDED_SOURCE:
+        from mfmjt_core.pipeline.generator import EMBEDDED_MODEL
+
+        return EMBEDDED_MODEL
+    start_from = out / source / "model.safetensors"
+    if not start_from.exists():
+        raise FileNotFoundError(f"stage {stage.name} starts from {start_from}: run stage {source} first")
+    return start_from
+
+
+def _finished(stage_dir: Path, config: TrainConfig) -> bool:
+    state = stage_dir / "train_state.pt"
+    if not (stage_dir / "model.safetensors").exists() or not state.exists():
+        return False
+    return int(torch.load(state, map_location="cpu", weights_only=True)["step"]) >= config.steps
+
+
+def _earlier_training(spec: ModelSpec, start_from: Path | None) -> dict:
+    """What the starting model had been trained with, kept in the new model's spec as `from`."""
+    if start_from is None or not spec.training:
+        return {}
+    return {"from": {"file": start_from.name, **spec.training}}
