@@ -1,7 +1,8 @@
 """Thin client for the MF-MJT daemon. Standard library + pyzmq only; numpy is optional.
 
 Vendor it into an editor extension with its siblings `protocol.py`, `events.py`, `wav.py` and
-`job_state.py` (five files, one package, relative imports). Two ways to use it:
+`job_state.py` (five files, one package, relative imports) and the request schema package
+`mfmjt_schema` as a subpackage beside them (plugins/blender_vse/build.py does). Two ways to use it:
 
     with Client() as client:                       # blocking, e.g. a script or a worker thread
         result = client.generate("clip.mp4", start=2.0, end=10.0, progress=print)
@@ -221,30 +222,28 @@ class Client:
 
     # ---- jobs --------------------------------------------------------------------------------
 
-    def submit(self, video: str | os.PathLike | bytes | None = None, *, prompt: str | None = None,
-               negative_prompt: str | None = None, duration: float | None = None,
-               start: float | None = None, end: float | None = None, start_frame: int | None = None,
-               end_frame: int | None = None, fps: Fraction | tuple[int, int] | float | None = None,
-               seed: int | None = None, steps: int | None = None, guidance: float | None = None,
-               rescale: str | None = None, temperature: float | None = None, variations: int | None = None,
-               sample_rate: int | None = None, channels: int | None = None, send: str = "auto",
-               video_format: str | None = None,
-               job: str | None = None) -> Job:
+    def submit(self, video: str | os.PathLike | bytes | None = None, *, send: str = "auto",
+               job: str | None = None, **params: Any) -> Job:
         """Send a generate request and return at once; watch the Job through poll().
 
         video: a file path, the bytes of a rendered clip, or None for text-to-audio (then give
         `duration`). send: "path" (the daemon reads the file; same machine only), "bytes", or
-        "auto" (path when the address is local). Raises ValueError for a request the daemon
-        would refuse anyway.
+        "auto" (path when the address is local). params: the request fields of the request
+        schema (mfmjt_schema.FIELDS: prompt, negative_prompt, duration, start, end, start_frame,
+        end_frame, fps, seed, steps, guidance, rescale, temperature, variations, sample_rate,
+        channels, loudness, peak_ceiling, video_format ...); None leaves a field to the daemon's
+        default. `fps` may be a Fraction, a float or a (num, den) pair. Raises TypeError for an
+        unknown field and ValueError for a request the daemon would refuse anyway.
         """
+        known = protocol.schema.wire_fields()
+        for name in params:
+            if name not in known or name in ("job", "video_path"):
+                raise TypeError(f"submit() got an unexpected keyword argument {name!r}")
+        video_format = params.pop("video_format", None)
         header: dict[str, Any] = {"op": "generate", "job": job or _new_id()}
-        params = {"prompt": prompt, "negative_prompt": negative_prompt, "duration": duration, "start": start,
-                  "end": end, "start_frame": start_frame, "end_frame": end_frame, "seed": seed, "steps": steps,
-                  "guidance": guidance, "rescale": rescale, "temperature": temperature, "variations": variations,
-                  "sample_rate": sample_rate, "channels": channels}
-        header.update({k: v for k, v in params.items() if v is not None})
-        if fps is not None:
-            header["fps"] = _fps_pair(fps)
+        header.update({k: v for k, v in params.items() if v is not None and k != "fps"})
+        if params.get("fps") is not None:
+            header["fps"] = _fps_pair(params["fps"])
         blobs: list[Any] = []
         if video is not None:
             blob = self._video_frame(video, send, header, video_format)

@@ -53,6 +53,13 @@ class Result:
     duration: float
     header: dict[str, Any] = field(repr=False)
 
+    @property
+    def levels(self) -> list[dict[str, Any]]:
+        """Per variation: `loudness_lufs` and `true_peak_dbtp` as delivered (None when not
+        measurable: silence, under 0.4 s) and the `gain_db` applied; [] from older daemons."""
+        value = self.header.get("levels")
+        return value if isinstance(value, list) else []
+
     def variation(self, index: int = 0) -> memoryview:
         """The planar float32 bytes of one variation: channel 0's samples, then channel 1's."""
         size = self.channels * self.samples * 4
@@ -74,3 +81,10 @@ class Event:
     progress: Progress | None = None
     result: Result | None = None
     error: DaemonError | None = None
+
+
+def levels_text(level: dict[str, Any]) -> str:
+    """One take's levels for a status line, e.g. "-23.0 LUFS, -1.0 dBTP"."""
+    loud, peak = level.get("loudness_lufs"), level.get("true_peak_dbtp")
+    return (f"{'-' if loud is None else f'{loud:.1f}'} LUFS, "
+            f"{'-' if peak is None else f'{peak:.1f}'} dBTP")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -12,12 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mfmjt_schema
 from mfmjt_core.pipeline.types import GenerateRequest
 
 from mfmjt_daemon import protocol
-
-_PASSED_THROUGH = ("prompt", "negative_prompt", "seed", "steps", "guidance", "rescale", "temperature", "variations",
-                   "sample_rate", "channels")
 
 
 @dataclass(frozen=True)
@@ -54,38 +53,68 @@ def build_request(message: protocol.Message, fields: dict[str, Any], limits: Int
                   uploads: Uploads) -> tuple[GenerateRequest, Path | None]:
     """The pipeline request for a generate message, and the upload file to delete afterwards.
 
-    Every check runs before anything is written. Raises ProtocolError.
+    The request's cost (seconds of audio, result bytes; mfmjt_schema.cost) is checked against
+    the limits before the job is queued, for every form: text, a range, a start with a
+    duration, and a video to its end (whose length is probed, from the upload once it is saved).
+    Raises ProtocolError; nothing is left on disk when it does.
     """
     job_id = fields["job"]
 
     def refuse(code: str, text: str) -> protocol.ProtocolError:
         return protocol.ProtocolError(code, text, job=job_id)
 
-    start, end = protocol.range_seconds(fields)
-    seconds = fields.get("duration") if end is None else end - (start or 0.0)
-    if seconds is not None and seconds > limits.max_seconds:
-        raise refuse(protocol.TOO_LARGE, f"{seconds:.1f} s is longer than this daemon's limit of "
-                     f"{limits.max_seconds:.0f} s")
     has_video = "video_path" in fields or "video" in message.blobs
-    if "video_path" in fields:
-        video = _local_video(fields["video_path"], limits.allow_paths, refuse)
-    else:
-        video = Path("upload") if has_video else None  # placeholder until the checks pass
+    cost = _cost(fields, has_video, None, refuse)
+    _check_limits(cost, limits, refuse)
+    video = _local_video(fields["video_path"], limits.allow_paths, refuse) if "video_path" in fields else None
+    start, end = protocol.range_seconds(fields)
     try:
-        request = GenerateRequest(video=video, start=start, end=end,
-                                  duration=None if has_video else fields.get("duration"),
-                                  **{k: fields[k] for k in _PASSED_THROUGH if k in fields})
+        request = GenerateRequest(video=video or (Path("upload") if has_video else None),  # placeholder for now
+                                  start=start, end=end,
+                                  **{f.name: fields[f.name] for f in mfmjt_schema.pipeline_fields()
+                                     if f.name in fields and f.name not in ("start", "end")})
     except (ValueError, TypeError) as exc:
         raise refuse(protocol.BAD_REQUEST, str(exc)) from None
-    if seconds is not None:
-        nbytes = request.variations * request.channels * request.sample_rate * seconds * 4
-        if nbytes > limits.max_result_bytes:
-            raise refuse(protocol.TOO_LARGE, f"the result would be {nbytes / 2**20:.0f} MiB, over this "
-                         f"daemon's limit of {limits.max_result_bytes / 2**20:.0f} MiB")
-    if "video" not in message.blobs:
-        return request, None
-    upload = uploads.save(message.blobs["video"], fields.get("video_format", "mp4"))
-    return dataclasses.replace(request, video=upload), upload
+    upload = None
+    if "video" in message.blobs:
+        upload = uploads.save(message.blobs["video"], fields.get("video_format", "mp4"))
+        request = dataclasses.replace(request, video=upload)
+    if cost.seconds is None:  # a video to its end: its length decides the cost
+        try:
+            cost = _cost(fields, True, _video_seconds(request.video, refuse), refuse)
+            _check_limits(cost, limits, refuse)
+        except protocol.ProtocolError:
+            if upload is not None:
+                with contextlib.suppress(OSError):
+                    upload.unlink()
+            raise
+    return request, upload
+
+
+def _cost(fields, has_video, video_seconds, refuse) -> mfmjt_schema.Cost:
+    try:
+        return mfmjt_schema.request_cost(fields, has_video=has_video, video_seconds=video_seconds)
+    except mfmjt_schema.RangeError as exc:
+        raise refuse("bad_media" if video_seconds is not None else protocol.BAD_REQUEST, str(exc)) from None
+
+
+def _check_limits(cost: mfmjt_schema.Cost, limits: IntakeLimits, refuse) -> None:
+    reason = cost.over(max_seconds=limits.max_seconds, max_result_bytes=limits.max_result_bytes)
+    if reason is not None:
+        raise refuse(protocol.TOO_LARGE, reason)
+
+
+def _video_seconds(video: Path, refuse) -> float:
+    from mfmjt_core.errors import MediaError
+    from mfmjt_core.media import probe
+
+    try:
+        info = probe(video)
+    except MediaError:
+        raise refuse("bad_media", "the video could not be read") from None
+    if not info.has_video:
+        raise refuse("bad_media", "the file has no video stream")
+    return float(info.duration_s)
 
 
 def _local_video(path: str, allowed: bool, refuse) -> Path:

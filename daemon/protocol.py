@@ -12,10 +12,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+try:  # vendored beside this file in an editor extension (see plugins/blender_vse/build.py)
+    from . import mfmjt_schema as schema  # type: ignore[attr-defined]
+except ImportError:
+    import mfmjt_schema as schema
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
@@ -24,13 +28,11 @@ DEFAULT_ADDRESS = f"tcp://127.0.0.1:{DEFAULT_PORT}"
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_FRAMES = 4
-MAX_TEXT = 4096
-MAX_SEED = 2**63 - 1
+MAX_TEXT = schema.MAX_TEXT
+MAX_SEED = schema.MAX_SEED
 ITEM_SIZE = {"bytes": 1, "float32": 4}  # dtypes on the wire; float32 is little-endian
-RESCALE_MODES = ("none", "plain", "zero_star", "std")
-VIDEO_FORMATS = ("mp4", "mov", "mkv", "webm", "avi", "m4v", "mxf", "mpg", "ts")
-
-_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
+RESCALE_MODES = schema.RESCALE_MODES
+VIDEO_FORMATS = schema.VIDEO_FORMATS
 
 # Error codes. The model library adds its own (`bad_media`, `unknown_model`, `missing_weights`,
 # `bad_weights`, `resource`, `cancelled`, `error`); all are listed in docs/protocol.md.
@@ -94,9 +96,7 @@ class Message:
         return self.header.get("job")
 
 
-def valid_id(value: object) -> bool:
-    """True for a job or request id: 1-64 characters of A-Z a-z 0-9 . _ : -"""
-    return isinstance(value, str) and _ID.match(value) is not None
+valid_id = schema.valid_id  # job and request ids: 1-64 characters of A-Z a-z 0-9 . _ : -
 
 
 def is_local_endpoint(endpoint: str) -> bool:
@@ -210,28 +210,23 @@ def _match_frames(specs, frames, max_blob_bytes, job, req) -> dict[str, memoryvi
 
 
 # ---- request fields ---------------------------------------------------------------------------
+# The `generate` fields come from the request schema (mfmjt_schema); the other ops' few fields
+# are the protocol's own.
 
 Check = Callable[[str, Any], Any]
 
 
+def _from_schema(spec: schema.Field) -> Check:
+    def check(name, v):
+        try:
+            return spec.check(v)
+        except schema.FieldError as exc:
+            raise ProtocolError(BAD_REQUEST, str(exc)) from None
+    return check
+
+
 def _fail(name: str, what: str) -> ProtocolError:
     return ProtocolError(BAD_REQUEST, f"field {name!r} must be {what}")
-
-
-def _int(lo: int, hi: int) -> Check:
-    def check(name, v):
-        if type(v) is not int or not lo <= v <= hi:
-            raise _fail(name, f"an integer in [{lo}, {hi}]")
-        return v
-    return check
-
-
-def _num(lo: float, hi: float) -> Check:
-    def check(name, v):
-        if type(v) not in (int, float) or not math.isfinite(v) or not lo <= v <= hi:
-            raise _fail(name, f"a number in [{lo}, {hi}]")
-        return float(v)
-    return check
 
 
 def _text(name, v):
@@ -246,25 +241,6 @@ def _ident(name, v):
     return v
 
 
-def _choice(options: Sequence[str]) -> Check:
-    def check(name, v):
-        if v not in options:
-            raise _fail(name, f"one of {list(options)}")
-        return v
-    return check
-
-
-def _optional(inner: Check) -> Check:
-    return lambda name, v: None if v is None else inner(name, v)
-
-
-def _fps(name, v):
-    if (isinstance(v, list) and len(v) == 2 and all(type(n) is int for n in v)
-            and 0 < v[0] <= 1_000_000 and 0 < v[1] <= 1_000_000):
-        return (v[0], v[1])
-    raise _fail(name, "[numerator, denominator], two positive integers")
-
-
 def _versions(name, v):
     if not isinstance(v, list) or not 0 < len(v) <= 16 or not all(type(n) is int for n in v):
         raise _fail(name, "a list of integers")
@@ -272,24 +248,12 @@ def _versions(name, v):
 
 
 _COMMON = {"v": None, "op": None, "req": _ident, "frames": None}
-_SECONDS = _num(0.0, 86_400.0)
-_FRAME = _int(0, 2**31)
 FIELDS: dict[str, dict[str, Check | None]] = {
     "hello": {"versions": _versions, "client": _text},
     "ping": {},
     "status": {"job": _ident},
     "cancel": {"job": _ident},
-    "generate": {
-        "job": _ident, "video_path": _text, "video_format": _choice(VIDEO_FORMATS),
-        "start": _optional(_SECONDS), "end": _optional(_SECONDS),
-        "start_frame": _optional(_FRAME), "end_frame": _optional(_FRAME), "fps": _optional(_fps),
-        "duration": _optional(_num(0.001, 86_400.0)),
-        "prompt": _text, "negative_prompt": _text, "seed": _optional(_int(0, MAX_SEED)),
-        "steps": _int(1, 1000), "guidance": _optional(_num(0.0, 100.0)),
-        "temperature": _optional(_num(0.0, 2.0)),
-        "rescale": _optional(_choice(RESCALE_MODES)), "variations": _int(1, 16),
-        "sample_rate": _int(8_000, 192_000), "channels": _int(1, 2),
-    },
+    "generate": {name: _from_schema(spec) for name, spec in schema.wire_fields().items()},
 }
 REQUIRED = {"cancel": ("job",), "generate": ("job",)}
 ALLOWED_FRAMES = {"generate": {"video": "bytes"}}
@@ -306,14 +270,14 @@ def parse_request(message: Message) -> dict[str, Any]:
     req = req if valid_id(req) else None
     if op not in FIELDS:
         raise ProtocolError(UNKNOWN_OP, f"unknown op {op[:64]!r}; known: {list(REQUEST_OPS)}", job=job, req=req)
-    schema, out = FIELDS[op], {}
+    fields_of_op, out = FIELDS[op], {}
     try:
         for name, value in message.header.items():
             if name in _COMMON or name.startswith("x_"):
                 continue
-            if name not in schema:
+            if name not in fields_of_op:
                 raise ProtocolError(BAD_REQUEST, f"op {op!r} has no field {name[:64]!r}")
-            out[name] = schema[name](name, value)
+            out[name] = fields_of_op[name](name, value)
         for name in REQUIRED.get(op, ()):
             if name not in out:
                 raise ProtocolError(BAD_REQUEST, f"op {op!r} needs field {name!r}")
@@ -334,28 +298,12 @@ def _check_generate(fields: dict[str, Any], message: Message) -> None:
         raise ProtocolError(BAD_REQUEST, "send the video as a frame or as 'video_path', not both")
     if has_bytes and len(message.blobs["video"]) == 0:
         raise ProtocolError(BAD_REQUEST, "the video frame is empty")
-    if not has_bytes and "video_path" not in fields:
-        if fields.get("duration") is None:
-            raise ProtocolError(BAD_REQUEST, "text-to-audio needs 'duration' (seconds)")
-        for name in ("start", "end", "start_frame", "end_frame"):
-            if fields.get(name) is not None:
-                raise ProtocolError(BAD_REQUEST, f"{name!r} needs a video")
-    uses_frames = fields.get("start_frame") is not None or fields.get("end_frame") is not None
-    uses_seconds = fields.get("start") is not None or fields.get("end") is not None
-    if uses_frames and uses_seconds:
-        raise ProtocolError(BAD_REQUEST, "give the range in seconds or in frames, not both")
-    if uses_frames and fields.get("fps") is None:
-        raise ProtocolError(BAD_REQUEST, "'start_frame'/'end_frame' need 'fps'")
-    start, end = range_seconds(fields)
-    if start is not None and end is not None and end <= start:
-        raise ProtocolError(BAD_REQUEST, "the range is empty: 'end' must be after 'start'")
+    try:
+        schema.check_range(fields, has_bytes or "video_path" in fields)
+    except schema.RangeError as exc:
+        raise ProtocolError(BAD_REQUEST, str(exc)) from None
 
 
 def range_seconds(fields: dict[str, Any]) -> tuple[float | None, float | None]:
     """The requested range in seconds, from `start`/`end` or `start_frame`/`end_frame` + `fps`."""
-    fps = fields.get("fps")
-    if fps is not None and (fields.get("start_frame") is not None or fields.get("end_frame") is not None):
-        num, den = fps
-        to_s = lambda f: None if f is None else f * den / num  # noqa: E731
-        return to_s(fields.get("start_frame")), to_s(fields.get("end_frame"))
-    return fields.get("start"), fields.get("end")
+    return schema.range_seconds(fields)

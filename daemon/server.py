@@ -71,6 +71,9 @@ class Server:
                             "(127.0.0.1, ::1, localhost) and ipc:// binds may run without them; "
                             "run `mfmjt keys init` and pass --keys")
         self.config = config
+        for generator in generators:  # one duration limit: what intake accepts, the pipeline runs
+            if hasattr(generator, "max_duration"):
+                generator.max_duration = config.max_seconds
         self.instance = secrets.token_hex(8)
         self.allow_paths = is_local_endpoint(config.bind) if config.allow_paths is None else config.allow_paths
         self._context = context or zmq.Context.instance()
@@ -285,6 +288,8 @@ class Server:
             "queued_s": round((job.started or now) - job.submitted, 4),
             "run_s": round(now - (job.started or now), 4), "frames": [spec.to_json()],
         }
+        if getattr(result, "levels", ()):  # loudness and true peak as delivered, per variation
+            header["levels"] = [level.to_json() for level in result.levels]
         self._counts["completed"] += 1
         log.info("job %s from %s done: %.2f s of audio x%d in %.2f s", job.id, _who(job.client),
                  spec.shape[2] / max(1, result.sample_rate), spec.shape[0], header["run_s"])

@@ -28,8 +28,16 @@ def _command_modules():
             yield importlib.import_module(f"{package.__name__}.{info.name}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (what is wrong and where to look), exit code 2; subcommand
+    parsers are of the same class."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mfmjt", description="One-step AI sound for pictures (MeanFlow + MMAudio)."
     )
     parser.add_argument("--version", action="version", version=f"mfmjt {__version__}")

@@ -54,3 +54,10 @@ class ResourceError(MfmjtError):
 
     exit_code = 7
     code = "resource"
+
+
+class UsageError(MfmjtError):
+    """The command line asks for something that cannot be done as given (exit 2, like argparse)."""
+
+    exit_code = 2
+    code = "usage"

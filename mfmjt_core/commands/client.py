@@ -57,15 +57,11 @@ def _progress_printer(quiet: bool):
 def run(args: argparse.Namespace) -> int:
     from mfmjt_daemon.client import Client, DaemonError, write_wav
 
-    if args.video is None and args.duration is None:
-        print("mfmjt client: give a video, or --prompt with --duration for text-to-audio", file=sys.stderr)
-        return 2
     address = args.address or (f"tcp://127.0.0.1:{args.port}" if args.port else None)
-    params = {k: getattr(args, k) for k in ("prompt", "negative_prompt", "duration", "start", "end", "seed", "steps",
-                                             "guidance", "rescale", "temperature", "variations", "sample_rate",
-                                             "channels")}
+    from mfmjt_core.commands.generate import request_fields
+
+    params = request_fields(args)
     if args.video is not None:
-        params.pop("duration")
         if not Path(args.video).is_file():
             print(f"mfmjt client: {args.video} is not a file", file=sys.stderr)
             return 3

@@ -6,42 +6,55 @@ import argparse
 import sys
 from pathlib import Path
 
+import mfmjt_schema
+from mfmjt_core.errors import UsageError
+
 NAME = "generate"
 HELP = "generate sound for a video range (or a prompt) and write it to a file"
 
 
+def _option_type(spec: mfmjt_schema.Field):
+    """argparse `type` for a schema field: parses the text, checks the bounds, and lets argparse
+    turn a bad value into one usage line (exit 2) naming the option and what fits."""
+    def parse(text: str):
+        try:
+            value = {"int": int, "number": float}.get(spec.kind, str)(text)
+            if spec.kind == "choice" and spec.choices and type(spec.choices[0]) is int:
+                value = int(text)
+            return spec.check(value)
+        except (ValueError, mfmjt_schema.FieldError):
+            raise argparse.ArgumentTypeError(f"must be {spec.what()}, got {text!r}") from None
+    parse.__name__ = spec.kind  # argparse names the type in some messages
+    return parse
+
+
 def add_request_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared with `mfmjt client` (same names, same meaning)."""
+    """The request options, one per command-line field of the request schema (shared with
+    `mfmjt client`: same names, same meaning, same bounds)."""
     parser.add_argument("video", nargs="?", help="video file (omit for text-to-audio)")
-    parser.add_argument("--start", type=float, help="range start in seconds (default 0)")
-    parser.add_argument("--end", type=float, help="range end in seconds (default: end of video)")
-    parser.add_argument("-d", "--duration", type=float, help="length of text-to-audio output in seconds")
-    parser.add_argument("-p", "--prompt", default="", help="what the sound should be")
-    parser.add_argument("-n", "--negative", "--negative-prompt", dest="negative_prompt", default="",
-                        help="what the sound should not be")
-    parser.add_argument("--seed", type=int, help="seed of the first variation (default: random, printed)")
-    parser.add_argument("--steps", type=int, help="network evaluations per sample (default: the model's, 1)")
-    parser.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
-    parser.add_argument("--rescale", choices=["none", "plain", "zero_star", "std"], help="guidance mode")
-    parser.add_argument("--temperature", type=float,
-                        help="scale of the starting noise, 0-2: lower is safer, less varied (default: the model's)")
-    parser.add_argument("--variations", type=int, default=1, help="how many different results")
-    parser.add_argument("--sample-rate", type=int, default=48_000, help="output rate in Hz (default 48000)")
-    parser.add_argument("--channels", type=int, choices=[1, 2], default=1, help="1 mono or 2 stereo")
-    parser.add_argument("-o", "--output", default="mfmjt.wav", help="output file (variations get _2, _3 ...)")
+    for spec in mfmjt_schema.cli_fields():
+        extra = {"metavar": spec.metavar} if spec.metavar else {}
+        if spec.kind == "choice":
+            extra["metavar"] = "{" + ",".join(map(str, spec.choices)) + "}"
+        elif spec.kind == "text":
+            extra["metavar"] = "TEXT"
+        default = "" if spec.default in (None, "") else f" (default {spec.default})"
+        parser.add_argument(*spec.cli, dest=spec.name, type=_option_type(spec), default=spec.default,
+                            help=spec.help + ("" if "default" in spec.help else default), **extra)
+    parser.add_argument("-o", "--output", default="mfmjt.wav",
+                        help="output file, .wav or .flac (variations get _2, _3 ...)")
 
 
 def request_fields(args: argparse.Namespace) -> dict:
+    """The request as `Generator.generate` / `Client.generate` keywords (video separately)."""
     if args.video is None and args.duration is None:
-        raise SystemExit("mfmjt: give a VIDEO, or --prompt with --duration for text-to-audio")
-    return {
-        "video": args.video, "start": args.start, "end": args.end,
-        "duration": args.duration if args.video is None else None,
-        "prompt": args.prompt, "negative_prompt": args.negative_prompt, "seed": args.seed, "steps": args.steps,
-        "guidance": args.guidance, "rescale": args.rescale, "temperature": args.temperature,
-        "variations": args.variations,
-        "sample_rate": args.sample_rate, "channels": args.channels,
-    }
+        raise UsageError("give a VIDEO, or --prompt with --duration for text-to-audio")
+    fields = {spec.name: getattr(args, spec.name) for spec in mfmjt_schema.cli_fields()}
+    try:
+        mfmjt_schema.check_range(fields, args.video is not None)
+    except mfmjt_schema.RangeError as exc:
+        raise UsageError(str(exc)) from None
+    return fields
 
 
 def output_paths(output: str | Path, count: int) -> list[Path]:
@@ -64,11 +77,11 @@ def run(args: argparse.Namespace) -> int:
 
     fields = request_fields(args)
     if args.mux and args.video is None:
-        raise SystemExit("mfmjt: --mux needs a VIDEO")
+        raise UsageError("--mux needs a VIDEO")
     generator = Generator.load(args.model, device=args.device)
     bar = ProgressLine()
     try:
-        result = generator.generate(progress=bar, **fields)
+        result = generator.generate(progress=bar, video=args.video, **fields)
     finally:
         bar.close()
     paths = output_paths(args.output, len(result.seeds))

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     generators = []
     for device in devices:
         log.info("loading model %s on %s", args.model or "(embedded default)", device)
-        generators.append(Generator.load(args.model, device=device))
+        generators.append(Generator.load(args.model, device=device, max_duration=args.max_seconds))
     config = ServerConfig(bind=bind, keys=keys, max_message_bytes=args.max_message_mb * 2**20,
                           max_queue=args.max_queue, max_seconds=args.max_seconds, heartbeat_s=args.heartbeat,
                           allow_paths=args.allow_paths)

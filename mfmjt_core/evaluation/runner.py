@@ -155,8 +155,9 @@ def _to_eval_rate(audio: np.ndarray, native: int) -> np.ndarray:
 
 
 def _request(item: ClipInput, config: RunConfig, scale: float, temperature: float = 1.0) -> dict:
+    # peak_ceiling=None: the evaluation scores the model's raw output, not the level-adjusted one
     kwargs = dict(seed=item.seed, steps=config.steps, guidance=scale, rescale=config.rescale,
-                  temperature=temperature, sample_rate=SAMPLE_RATE)
+                  temperature=temperature, sample_rate=SAMPLE_RATE, peak_ceiling=None)
     if config.modality in ("video", "both"):
         kwargs.update(video=item.video, end=item.duration)
     else:

@@ -40,6 +40,8 @@ WINDOW_OVERLAP_S = 1.0
 MIN_WINDOW_S = 1.0
 # Ranges may end this far past the video's last frame (editors round to frames); more is an error.
 END_TOLERANCE_S = 0.1
+# Longest audio one request may ask for (`mfmjt serve --max-seconds` sets the daemon's).
+DEFAULT_MAX_SECONDS = 600.0
 
 
 def _noop(stage: str, fraction: float) -> None:
@@ -78,7 +80,7 @@ class Generator:
         name: str | None = None,
         device: str | torch.device = "cpu",
         cache: FeatureCache | None = None,
-        max_duration: float = 600.0,
+        max_duration: float = DEFAULT_MAX_SECONDS,
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
@@ -91,10 +93,18 @@ class Generator:
 
     @classmethod
     def load(
-        cls, name_or_path: str | Path | None = None, *, device: str = "cpu", cache_dir: str | Path | None = None
+        cls, name_or_path: str | Path | None = None, *, device: str = "cpu", cache_dir: str | Path | None = None,
+        max_duration: float = DEFAULT_MAX_SECONDS,
     ) -> Generator:
         """None: the embedded default; "tiny-random": a small random model for tests and
-        benchmarks; a path: one of our model files."""
+        benchmarks; a path: one of our model files. max_duration: the longest audio a request
+        may ask for, in seconds."""
+        generator = cls._load(name_or_path, device=device, cache_dir=cache_dir)
+        generator.max_duration = float(max_duration)
+        return generator
+
+    @classmethod
+    def _load(cls, name_or_path, *, device: str, cache_dir) -> Generator:
         cache = FeatureCache(cache_dir) if cache_dir is not None else None
         if name_or_path is None:
             if not EMBEDDED_MODEL.exists():
@@ -182,10 +192,24 @@ class Generator:
         audio = np.repeat(audio[:, None, :], request.channels, axis=1)  # (V, C, N): mono model
         timings["resample"] = time.perf_counter() - t0
         progress("resample", 1.0)
+        audio, levels = self._levels(audio, request, timings)
         return GenerationResult(
             audio=np.ascontiguousarray(audio, dtype=np.float32), sample_rate=request.sample_rate, seeds=seeds,
-            model=self.name, timings=timings, start=start, duration=length,
+            model=self.name, timings=timings, start=start, duration=length, levels=levels,
         )
+
+    @staticmethod
+    def _levels(audio: np.ndarray, request: GenerateRequest, timings: dict):
+        """Each take at the requested loudness and under the true-peak ceiling (both optional)."""
+        if request.loudness is None and request.peak_ceiling is None:
+            return audio, ()
+        from mfmjt_core.media.levels import apply_levels
+
+        t0 = time.perf_counter()
+        takes = [apply_levels(take, request.sample_rate, loudness=request.loudness,
+                              peak_ceiling=request.peak_ceiling) for take in audio]
+        timings["levels"] = time.perf_counter() - t0
+        return np.stack([t for t, _ in takes]), tuple(level for _, level in takes)
 
     def _resolve_range(self, request: GenerateRequest, timings: dict) -> tuple[float, float]:
         if request.video is None:
@@ -199,7 +223,12 @@ class Generator:
             if not info.has_video:
                 raise MediaError(f"{request.video} has no video stream")
             start = 0.0 if request.start is None else float(request.start)
-            end = info.duration_s if request.end is None else float(request.end)
+            if request.end is not None:
+                end = float(request.end)
+            elif request.duration is not None:  # from `start` for `duration` seconds
+                end = start + float(request.duration)
+            else:
+                end = info.duration_s
             if end <= start:
                 raise MediaError(f"empty range: end {end:.3f} s is not after start {start:.3f} s")
             if start < 0 or start >= info.duration_s:
@@ -208,7 +237,8 @@ class Generator:
                 raise MediaError(f"range end {end:.3f} s is past the end of the video ({info.duration_s:.3f} s)")
             length = end - start
         if length > self.max_duration:
-            raise ResourceError(f"range of {length:.1f} s is longer than this daemon allows ({self.max_duration:.0f} s)")
+            raise ResourceError(f"{length:.3f} s of audio is longer than the limit of {self.max_duration:g} s "
+                                "(max_seconds)")
         return start, length
 
     def _text(self, request: GenerateRequest, timings: dict) -> tuple[torch.Tensor, torch.Tensor]:

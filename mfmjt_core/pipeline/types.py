@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 
 import numpy as np
+
+import mfmjt_schema
 
 from mfmjt_core.errors import CancelledError
 
@@ -36,38 +38,40 @@ class CancelToken:
             raise CancelledError("generation cancelled")
 
 
-@dataclass(frozen=True)
-class GenerateRequest:
-    """One generation job. `video=None` means text-to-audio for `duration` seconds."""
+def _check_request(self) -> None:
+    for spec in mfmjt_schema.pipeline_fields():
+        value = getattr(self, spec.name)
+        if value is None and spec.accepts_none_in_pipeline:
+            continue
+        try:
+            # the schema's canonical form (e.g. 2 -> 2.0 for a number); frozen, so set through object
+            object.__setattr__(self, spec.name, spec.check(value))
+        except mfmjt_schema.FieldError as exc:
+            raise ValueError(str(exc)) from None
+    if self.video is None:
+        try:
+            mfmjt_schema.check_range({"start": self.start, "end": self.end, "duration": self.duration}, False)
+        except mfmjt_schema.RangeError as exc:
+            raise ValueError(str(exc)) from None
+    elif self.end is not None and self.duration is not None:
+        raise ValueError("give the range's end or its duration, not both")
+    # a video range's other faults (empty, outside the video) are media errors the pipeline raises
 
-    video: Path | None = None
-    start: float | None = None  # seconds into the video; None = 0
-    end: float | None = None  # None = end of the video
-    duration: float | None = None  # text-to-audio length; ignored with a video
-    prompt: str = ""
-    negative_prompt: str = ""
-    seed: int | None = None  # None: a fresh random seed, reported in the result
-    steps: int | None = None  # None: the model's default (1 for MeanFlow models)
-    guidance: float | None = None  # None: the model's default scale
-    rescale: str | None = None  # guidance mode: none | plain | zero_star | std; None: default
-    temperature: float | None = None  # scale of the starting noise (0..2); None: the model's default
-    variations: int = 1
-    sample_rate: int = 48_000
-    channels: int = 1
 
-    def __post_init__(self) -> None:
-        if self.steps is not None and not 1 <= self.steps <= 1000:
-            raise ValueError("steps must be between 1 and 1000")
-        if self.temperature is not None and not 0.0 <= self.temperature <= 2.0:
-            raise ValueError("temperature must be between 0 and 2")
-        if self.variations < 1 or self.variations > 16:
-            raise ValueError("variations must be between 1 and 16")
-        if self.channels not in (1, 2):
-            raise ValueError("channels must be 1 or 2")
-        if not 8_000 <= self.sample_rate <= 192_000:
-            raise ValueError("sample_rate must be between 8000 and 192000")
-        if self.video is None and (self.duration is None or self.duration <= 0):
-            raise ValueError("text-to-audio needs a positive duration")
+def _request_class() -> type:
+    """`GenerateRequest`, built from the request schema's pipeline fields plus the video path."""
+    specs = [("video", Path | None, field(default=None))]
+    specs += [(f.name, f.python_type(), field(default=f.default)) for f in mfmjt_schema.pipeline_fields()]
+    cls = make_dataclass("GenerateRequest", specs, frozen=True, namespace={"__post_init__": _check_request})
+    cls.__module__ = __name__
+    cls.__doc__ = ("One generation job. `video=None` means text-to-audio for `duration` seconds; with a video, "
+                   "`start`/`end` (or `start` + `duration`) pick the range, no end means the video's end. "
+                   "Fields, bounds and defaults: mfmjt_schema.FIELDS:\n" + "\n".join(
+                       f"    {f.name}: {f.help}" for f in mfmjt_schema.pipeline_fields()))
+    return cls
+
+
+GenerateRequest = _request_class()
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class GenerationResult:
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     start: float = 0.0
     duration: float = 0.0
+    levels: tuple = ()  # mfmjt_core.media.levels.Levels per variation (empty: raw output)
 
     @property
     def num_samples(self) -> int:

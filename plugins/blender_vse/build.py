@@ -2,7 +2,8 @@
 
 Blender's own `blender --command extension build` needs a Blender binary (the pip `bpy` module
 has no command line), so this does the same job from the manifest: it copies the files its
-`[build] paths_exclude_pattern` keeps, vendors the daemon's client from `daemon/`, and fetches
+`[build] paths_exclude_pattern` keeps, vendors the daemon's client from `daemon/` with the
+request schema `mfmjt_schema/` inside it, and fetches
 the pyzmq wheels listed in `wheels = [...]` with `pip download` (cached in dist/wheels).
 
 It writes one zip per Python line (see VARIANTS): blender4.2-5.0 (Python 3.11, cp311 wheels)
@@ -97,12 +98,20 @@ def source_files(folder: Path, patterns: list[str]) -> list[PurePosixPath]:
     return found
 
 
-def vendor_client(dest: Path, daemon_dir: Path = REPO / "daemon") -> None:
-    """Copy the daemon's client (stdlib + pyzmq, relative imports) into `dest` as a package."""
+def vendor_client(dest: Path, daemon_dir: Path = REPO / "daemon", schema_dir: Path = REPO / "mfmjt_schema") -> None:
+    """Copy the daemon's client (stdlib + pyzmq, relative imports) into `dest` as a package, with
+    the request schema (stdlib only) as its subpackage `mfmjt_schema`, which protocol.py and the
+    add-on's properties import from there."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in CLIENT_FILES:
         shutil.copy2(daemon_dir / name, dest / name)
     (dest / "__init__.py").write_text(VENDOR_INIT)
+    schema = dest / "mfmjt_schema"
+    if schema.exists():
+        shutil.rmtree(schema)
+    schema.mkdir()
+    for source in sorted(schema_dir.glob("*.py")):
+        shutil.copy2(source, schema / source.name)
 
 
 def pip_download_args(filename: str) -> list[str]:

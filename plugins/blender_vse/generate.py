@@ -20,6 +20,7 @@ from .render import RenderError, render_range
 from .timeline import FrameRange
 
 MAX_SEED = 2**31 - 17  # the seed field is a 32-bit int, and takes use seed, seed+1, ... seed+15
+LOUDNESS_OFF = -70.0  # the loudness slider's floor: leave the takes' loudness as generated
 
 
 class NotReady(Exception):
@@ -34,7 +35,8 @@ def request_params(settings: Any, config: DaemonConfig) -> dict[str, Any]:
             "seed": settings.seed, "steps": settings.steps,
             "guidance": settings.guidance if settings.guidance > 0 else None,
             "variations": settings.variations, "channels": 2 if settings.stereo else 1,
-            "sample_rate": config.sample_rate}
+            "sample_rate": config.sample_rate,
+            "loudness": settings.loudness if settings.loudness > LOUDNESS_OFF else None}
 
 
 def _check_ready(scene: Any) -> None:

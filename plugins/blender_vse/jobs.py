@@ -132,9 +132,18 @@ def _place(scene: Any, pending: PendingJob, result: Any) -> None:
     channels = ", ".join(str(s.channel) for s in strips)
     seeds = ", ".join(str(s) for s in result.seeds)
     settings.status = f"Done: {len(strips)} take(s) at frame {frames.start}, channel {channels}"
-    settings.last_result = f"{result.duration:.2f} s, seed {seeds}, model {result.model}"
+    levels = "; ".join(levels_text(level) for level in result.levels)
+    settings.last_result = (f"{result.duration:.2f} s, seed {seeds}, model {result.model}"
+                            + (f", {levels}" if levels else ""))
     settings.last_timings = timings_text(pending.render_s, result)
     settings.daemon_status = f"Ready: {result.model}"
+
+
+def levels_text(level: dict) -> str:
+    """One take's delivered levels, e.g. "-23.0 LUFS, -1.0 dBTP" (the client's events.levels_text)."""
+    loud, peak = level.get("loudness_lufs"), level.get("true_peak_dbtp")
+    return (f"{'-' if loud is None else f'{loud:.1f}'} LUFS, "
+            f"{'-' if peak is None else f'{peak:.1f}'} dBTP")
 
 
 def progress_text(progress: Any) -> str:

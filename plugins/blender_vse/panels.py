@@ -41,6 +41,7 @@ class SEQUENCER_PT_mfmjt(bpy.types.Panel):
         row = col.row(align=True)
         row.prop(settings, "variations")
         row.prop(settings, "stereo", toggle=True)
+        col.prop(settings, "loudness")
 
         frames = timeline.generation_range(scene)
         col = layout.column()

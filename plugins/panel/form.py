@@ -1,14 +1,20 @@
-"""The request form: prompt, negative prompt, seed, steps, guidance, variations."""
+"""The request form: prompt, negative prompt, seed, steps, guidance, variations, loudness.
+
+Each widget's range and default come from the request schema (mfmjt_schema), so the form offers
+exactly what the daemon accepts.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mfmjt_schema as schema
 from PySide6.QtCore import QRegularExpression
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
-MAX_SEED = 2**63 - 1  # the protocol's limit (a line edit: QSpinBox holds only a C int)
+MAX_SEED = schema.MAX_SEED  # a line edit: QSpinBox holds only a C int
+LOUDNESS_OFF = schema.field("loudness").low  # the spin box's floor reads "as generated"
 
 
 @dataclass(frozen=True)
@@ -23,24 +29,43 @@ class Request:
     variations: int = 1
     channels: int = 2
     sample_rate: int = 48_000
+    loudness: float | None = None
 
     def submit_kwargs(self) -> dict:
         return {"prompt": self.prompt, "negative_prompt": self.negative_prompt, "seed": self.seed,
                 "steps": self.steps, "guidance": self.guidance, "variations": self.variations,
-                "channels": self.channels, "sample_rate": self.sample_rate}
+                "channels": self.channels, "sample_rate": self.sample_rate, "loudness": self.loudness}
+
+
+def _spin(name: str, **extra) -> QSpinBox:
+    spec = schema.field(name)
+    box = QSpinBox(minimum=int(spec.low), maximum=int(spec.high), **extra)
+    box.setToolTip(spec.help)
+    return box
+
+
+def _double(name: str, **extra) -> QDoubleSpinBox:
+    spec = schema.field(name)
+    box = QDoubleSpinBox(minimum=spec.low, maximum=spec.high, **extra)
+    box.setToolTip(spec.help)
+    return box
 
 
 class RequestForm(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.prompt = QLineEdit(placeholderText="what it should sound like, e.g. footsteps on gravel")
-        self.negative = QLineEdit(placeholderText="what it should not sound like, e.g. music, speech")
+        self.prompt = QLineEdit(placeholderText="what it should sound like, e.g. footsteps on gravel",
+                                maxLength=schema.MAX_TEXT)
+        self.negative = QLineEdit(placeholderText="what it should not sound like, e.g. music, speech",
+                                  maxLength=schema.MAX_TEXT)
         self.seed = QLineEdit(placeholderText="random")
         self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"[0-9]{0,19}"), self.seed))
-        self.steps = QSpinBox(minimum=1, maximum=100, value=1)
-        self.guidance = QDoubleSpinBox(minimum=0.0, maximum=20.0, singleStep=0.5, value=0.0, decimals=1)
+        self.steps = _spin("steps", value=1)
+        self.guidance = _double("guidance", singleStep=0.5, value=0.0, decimals=1)
         self.guidance.setSpecialValueText("model default")
-        self.variations = QSpinBox(minimum=1, maximum=8, value=2)
+        self.variations = _spin("variations", value=2)
+        self.loudness = _double("loudness", singleStep=1.0, value=LOUDNESS_OFF, decimals=1, suffix=" LUFS")
+        self.loudness.setSpecialValueText("as generated")
         layout = QFormLayout(self)
         layout.addRow("Prompt", self.prompt)
         layout.addRow("Negative", self.negative)
@@ -48,12 +73,14 @@ class RequestForm(QWidget):
         layout.addRow("Steps", self.steps)
         layout.addRow("Guidance", self.guidance)
         layout.addRow("Variations", self.variations)
+        layout.addRow("Loudness", self.loudness)
 
     def request(self) -> Request:
         return Request(prompt=self.prompt.text().strip(), negative_prompt=self.negative.text().strip(),
                        seed=min(int(self.seed.text()), MAX_SEED) if self.seed.text() else None, steps=self.steps.value(),
                        guidance=None if self.guidance.value() == 0.0 else self.guidance.value(),
-                       variations=self.variations.value())
+                       variations=self.variations.value(),
+                       loudness=None if self.loudness.value() <= LOUDNESS_OFF else self.loudness.value())
 
     def use_seed(self, seed: int) -> None:
         """Fix the seed (e.g. to regenerate a variation with another prompt)."""

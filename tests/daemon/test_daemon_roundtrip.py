@@ -117,13 +117,21 @@ def test_requests_from_several_connections_are_kept_apart(daemon):
         assert ja.result.seeds == (1,) and jb.result.seeds == (2,)
 
 
-def test_out_of_resources_fails_that_job_only(client):
-    # Over the daemon's own limit (1000 s here): refused before any work.
+def test_one_duration_limit_from_the_daemon_to_the_pipeline(client):
+    # Over the daemon's limit (1000 s here): refused before any work, the message names the limit.
     with pytest.raises(DaemonError) as info:
         client.generate(prompt="too long", duration=1200.0)
-    assert info.value.code == "too_large"
-    # Within the daemon's limit but over the model's (600 s): the pipeline's ResourceError.
-    with pytest.raises(DaemonError) as info:
-        client.generate(prompt="too long", duration=700.0, sample_rate=16_000)
-    assert info.value.code == "resource"
+    assert info.value.code == "too_large" and "1000 s (max_seconds)" in info.value.message
+    # Within it, though past the pipeline's own default (600 s): the job runs (it used to fail
+    # mid-job with `resource`); cancelled once it is running.
+    job = client.submit(prompt="long", duration=700.0, sample_rate=16_000)
+    deadline = time.monotonic() + 60
+    while job.state != "running" and not job.done and time.monotonic() < deadline:
+        client.poll(0.05)
+        if job.progress is not None and job.progress.stage not in ("queued", "starting"):
+            break
+    client.cancel(job)
+    while not job.done and time.monotonic() < deadline:
+        client.poll(0.05)
+    assert job.error is not None and job.error.code == "cancelled", job.error
     assert client.generate(prompt="fine", duration=1.0, sample_rate=16_000).samples == 16_000

@@ -1,0 +1,101 @@
+"""Output levels an editor can use as they are: a true-peak ceiling and optional loudness.
+
+True peak follows ITU-R BS.1770-4 Annex 2: the signal is oversampled (4x below 96 kHz, 2x below
+192 kHz) so peaks between samples count, which a 16/24-bit export or a lossy encoder would clip.
+Loudness is BS.1770 integrated loudness (K-weighted, gated) measured with pyloudnorm. Both
+changes are one static gain per take: no limiter, so the sound's shape is never altered.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_PEAK_CEILING_DBTP = -1.0  # EBU R128 / streaming delivery specs
+_CHUNK = 1 << 18  # samples per oversampling block (memory stays small for long takes)
+_MARGIN = 64  # context on each side of a block so the interpolation filter sees real neighbours
+_MIN_LOUDNESS_S = 0.4  # one gating block: shorter audio has no integrated loudness
+
+
+@dataclass(frozen=True)
+class Levels:
+    """What one take measures after the gain. None: not measurable (silence, under 0.4 s)."""
+
+    loudness_lufs: float | None
+    true_peak_dbtp: float | None
+    gain_db: float  # applied: loudness normalisation and/or the ceiling's reduction
+
+    def to_json(self) -> dict:
+        r = lambda x: None if x is None else round(x, 2)  # noqa: E731
+        return {"loudness_lufs": r(self.loudness_lufs), "true_peak_dbtp": r(self.true_peak_dbtp),
+                "gain_db": round(self.gain_db, 2)}
+
+
+def oversampling(sample_rate: int) -> int:
+    return 4 if sample_rate < 96_000 else 2 if sample_rate < 192_000 else 1
+
+
+def true_peak(wave: np.ndarray, sample_rate: int) -> float:
+    """Largest absolute value of `wave` (C, N) between and at the samples (linear, 1.0 = 0 dBFS)."""
+    from scipy.signal import resample_poly
+
+    x = np.asarray(wave, dtype=np.float64)
+    x = x.reshape(1, -1) if x.ndim == 1 else x
+    if x.size == 0:
+        return 0.0
+    peak = float(np.max(np.abs(x)))
+    factor = oversampling(sample_rate)
+    if factor == 1:
+        return peak
+    n = x.shape[-1]
+    for begin in range(0, n, _CHUNK):
+        lo, hi = max(0, begin - _MARGIN), min(n, begin + _CHUNK + _MARGIN)
+        up = resample_poly(x[:, lo:hi], factor, 1, axis=-1)
+        keep = up[:, (begin - lo) * factor: (min(n, begin + _CHUNK) - lo) * factor]
+        if keep.size:
+            peak = max(peak, float(np.max(np.abs(keep))))
+    return peak
+
+
+def integrated_loudness(wave: np.ndarray, sample_rate: int) -> float | None:
+    """BS.1770 integrated loudness of `wave` (C, N) in LUFS; None if too short or silent."""
+    import pyloudnorm
+
+    x = np.asarray(wave, dtype=np.float64)
+    x = x.reshape(1, -1) if x.ndim == 1 else x
+    if x.shape[-1] < math.ceil(_MIN_LOUDNESS_S * sample_rate) + 1:
+        return None
+    value = pyloudnorm.Meter(sample_rate).integrated_loudness(x.T)
+    return float(value) if math.isfinite(value) else None
+
+
+def to_db(linear: float) -> float | None:
+    return 20.0 * math.log10(linear) if linear > 0 else None
+
+
+def apply_levels(wave: np.ndarray, sample_rate: int, *, loudness: float | None = None,
+                 peak_ceiling: float | None = DEFAULT_PEAK_CEILING_DBTP) -> tuple[np.ndarray, Levels]:
+    """One take `wave` (C, N) float32 at `sample_rate`, turned to `loudness` LUFS (when given and
+    measurable) and then down so its true peak is at most `peak_ceiling` dBTP (None: no ceiling).
+
+    When the ceiling wins over the loudness target the take ends up quieter than asked; the
+    returned Levels say what it measures.
+    """
+    x = np.asarray(wave, dtype=np.float32)
+    measured = integrated_loudness(x, sample_rate)
+    peak = true_peak(x, sample_rate)
+    gain_db = 0.0
+    if loudness is not None and measured is not None:
+        gain_db = loudness - measured
+    if peak_ceiling is not None and peak > 0:
+        over = to_db(peak) + gain_db - peak_ceiling
+        if over > 0:
+            gain_db -= over
+    if gain_db != 0.0:
+        x = (x * np.float32(10 ** (gain_db / 20))).astype(np.float32)
+    # a static gain shifts both measures by exactly that many dB (the gates are relative)
+    after_peak = None if peak == 0 else to_db(peak) + gain_db
+    after_loudness = None if measured is None else measured + gain_db
+    return x, Levels(after_loudness, after_peak, gain_db)
