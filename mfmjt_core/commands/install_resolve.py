@@ -80,6 +80,12 @@ def client_source() -> Path:
     return Path(mfmjt_daemon.__file__).resolve().parent
 
 
+def schema_source() -> Path:
+    import mfmjt_schema
+
+    return Path(mfmjt_schema.__file__).resolve().parent
+
+
 def bridge_command() -> list[str]:
     """This installation's `mfmjt resolve-bridge` (the interpreter that runs this installer)."""
     return [sys.executable, "-m", "mfmjt_core", "resolve-bridge"]
@@ -125,6 +131,9 @@ def install(scripts_dir: Path, lib_dir: Path, audio_dir: Path | None, address: s
         folder.mkdir(parents=True, exist_ok=True)
     written = [Path(shutil.copy2(source / name, package / name)) for name in PACKAGE_FILES]
     written += [Path(shutil.copy2(client_source() / name, client / name)) for name in CLIENT_FILES]
+    schema = client / "mfmjt_schema"  # the request schema the client's protocol.py imports
+    schema.mkdir(exist_ok=True)
+    written += [Path(shutil.copy2(f, schema / f.name)) for f in sorted(schema_source().glob("*.py"))]
     (client / "__init__.py").write_text('"""The MF-MJT thin client (copied by `mfmjt install-resolve`)."""\n')
     settings_path = lib_dir / SETTINGS
     settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {

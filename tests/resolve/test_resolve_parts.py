@@ -118,14 +118,16 @@ def test_install_fills_templates_and_uninstall_removes_them(tmp_path, daemon_add
     lua_script = (scripts / "MF-MJT Sound (Lua).lua").read_text()
     assert "@MFMJT" not in lua_script and f"[==[{lib / 'resolve.json'}]==]" in lua_script
     assert sorted(p.name for p in (lib / "mfmjt_client").iterdir()) == [
-        "__init__.py", "client.py", "events.py", "job_state.py", "protocol.py", "wav.py"]
+        "__init__.py", "client.py", "events.py", "job_state.py", "mfmjt_schema", "protocol.py", "wav.py"]
     settings = json.loads((lib / "resolve.json").read_text())
     assert settings["address"] == daemon_address and settings["bridge_command"][-1] == "resolve-bridge"
     # the copied client and package import with the standard library + pyzmq only (no mfmjt_core)
+    # (and the request schema from its own copy, not from an installed mfmjt)
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import mfmjt_resolve.sound_for_range, mfmjt_client.client; "
-            "print(sorted(m for m in sys.modules if m.startswith(('mfmjt_core', 'torch', 'numpy'))))")
+            "print(sorted(m for m in sys.modules if m.startswith(('mfmjt_core', 'torch', 'numpy'))), "
+            "mfmjt_client.protocol.schema.__name__)")
     probe = subprocess.run([sys.executable, "-c", code, str(lib)], capture_output=True, text=True, timeout=60)
-    assert probe.stdout.strip() == "[]", probe.stderr
+    assert probe.stdout.strip() == "[] mfmjt_client.mfmjt_schema", probe.stderr
     # a user's edit of the settings survives a re-install
     settings["prompt"] = "wind"
     (lib / "resolve.json").write_text(json.dumps(settings))
