@@ -1,0 +1,92 @@
+"""`mfmjt distill TEACHER --data DIR`: a one-step (and few-step) student from a flow model.
+
+TEACHER is `embedded` (the shipped model), one of our model files, or a published bundle name
+(`mmaudio-small-16k` ..., after `mfmjt fetch`). The data are conditions only: folders of the
+user's videos and/or prompt lists. Runs alone or under torchrun (`torchrun --nproc_per_node 8
+-m mfmjt_core distill mmaudio-small-16k --data clips/ --device cuda`); a rerun with the same
+--out resumes from the last checkpoint. See docs/training.md, "Distillation".
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "distill"
+HELP = "distill a flow-matching model (embedded, a model file or a published bundle) into a one-step student"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("teacher", help="embedded, a model file (.safetensors), or a bundle name "
+                                         "(mmaudio-small-16k ...)")
+    parser.add_argument("--data", action="append", required=True, metavar="PATH",
+                        help="a folder of videos (sidecar captions are used), a video, or a prompt list "
+                             "(.txt, one per line); repeat to combine")
+    parser.add_argument("--out", help="run folder (default runs/distill-TEACHER); the student is "
+                                      "OUT/model.safetensors")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda ... (default cpu)")
+    parser.add_argument("--steps", type=int, help="training steps (default 2000)")
+    parser.add_argument("--batch-size", type=int, help="global batch (default 16)")
+    parser.add_argument("--lr", type=float, help="learning rate (default 3e-4)")
+    parser.add_argument("--minutes", type=float, help="time box: stop early and export")
+    parser.add_argument("--teacher-steps", type=int,
+                        help="Euler steps of the teacher's solutions (default: its own, or 25)")
+    parser.add_argument("--guidance", type=float, help="teacher's guidance scale (default: its own; 1 = none)")
+    parser.add_argument("--rescale", help="teacher's guidance mode: plain, zero_star, std, none (default: its own)")
+    parser.add_argument("--temperature", type=float,
+                        help="scale of the starting noise, also the student's default (default: the teacher's)")
+    parser.add_argument("--group", type=int, default=4,
+                        help="rows sharing one teacher trajectory (default 4; the batch per process must "
+                             "be a multiple)")
+    parser.add_argument("--one-step", type=float, default=0.5,
+                        help="share of rows on the whole interval (default 0.5)")
+    parser.add_argument("--velocity", type=float, default=0.15,
+                        help="share of rows learning the teacher's velocity, r = t (default 0.15)")
+    parser.add_argument("--no-captions", action="store_true", help="ignore sidecar captions of the videos")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a training config field, e.g. optim.ema_decay=0.999")
+    parser.add_argument("--workers", type=int, default=0, help="data-loader worker processes (default 0)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from mfmjt_core.training.config import apply_overrides
+    from mfmjt_core.training.distill import PairMix
+    from mfmjt_core.training.distill_data import DistillDataError
+    from mfmjt_core.training.distill_task import (
+        DistillSettings,
+        default_train_config,
+        load_teacher,
+        run_distill,
+        teacher_steps_default,
+    )
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    overrides = list(args.set)
+    for flag, key in ((args.steps, "steps"), (args.batch_size, "batch_size"), (args.lr, "optim.lr")):
+        if flag is not None:
+            overrides.append(f"{key}={flag}")
+    try:
+        config = apply_overrides(default_train_config(), overrides)
+    except ValueError as exc:
+        raise DistillDataError(str(exc)) from exc
+    teacher = load_teacher(args.teacher, device=args.device)
+    steps = args.teacher_steps or teacher_steps_default(teacher)
+    try:
+        settings = DistillSettings(
+            pairs=PairMix(steps=steps, one_step=args.one_step, velocity=args.velocity),
+            guidance=args.guidance, rescale=args.rescale, temperature=args.temperature, group=args.group)
+        name = Path(args.teacher).stem if args.teacher.endswith(".safetensors") else args.teacher
+        student = run_distill(teacher, args.data, Path(args.out or f"runs/distill-{name}"), settings=settings,
+                              config=config, device=args.device, workers=args.workers, minutes=args.minutes,
+                              captions=not args.no_captions)
+    except ValueError as exc:
+        raise DistillDataError(str(exc)) from exc
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"student: {student}")
+    return 0

@@ -1,0 +1,259 @@
+"""`mfmjt distill`: a one-step student from a flow-matching teacher, on the one training loop.
+
+The student starts as a copy of the teacher's network (converting a trained flow model into a
+flow map beats training the map from scratch: Decoupled MeanFlow) and learns the teacher's
+guided solutions (`distill.py`). Rows are conditions (`distill_data.py`); `group` consecutive
+rows share one teacher trajectory (same conditions, same noise) and read different (t, r)
+pairs from it, which divides the teacher's cost by `group`. Every draw is seeded by the global
+row index, so a run resumes exactly and any process count under torchrun sees the same rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mfmjt_core.flows.guidance import MODES, Guidance
+from mfmjt_core.model import AudioModel, SamplingDefaults
+from mfmjt_core.network.adapter import AverageVelocity
+from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig
+from mfmjt_core.training.distill import (
+    PairMix,
+    distill_loss,
+    draw_pairs,
+    pair_targets,
+    teacher_trajectory,
+)
+from mfmjt_core.training.distill_data import CONDITIONS_FILE, ConditionSet
+from mfmjt_core.training.draws import Draws, row_seed
+
+PAIR_STREAM = 3
+ORDER_STREAM = 4
+TEACHER_FILE = "teacher.safetensors"
+
+
+@dataclass(frozen=True)
+class DistillSettings:
+    """How the teacher makes targets; None fields take the teacher's own sampling defaults."""
+
+    pairs: PairMix = field(default_factory=PairMix)
+    guidance: float | None = None  # teacher's CFG scale (1: unguided)
+    rescale: str | None = None  # guidance mode of the teacher (flows/guidance.py)
+    temperature: float | None = None  # scale of the starting noise (the student's default too)
+    group: int = 4  # rows that share one teacher trajectory
+    weight_p: float = 0.0  # adaptive loss weight power (0: plain MSE)
+    few_steps: int = 4  # the few-step setting recorded with the student
+
+    def resolved(self, teacher: AudioModel) -> DistillSettings:
+        d = teacher.spec.defaults
+        rescale = d.rescale if self.rescale is None else self.rescale
+        if rescale not in MODES:
+            raise ValueError(f"unknown guidance mode {rescale!r}; choose from {', '.join(MODES)}")
+        return dataclasses.replace(
+            self, guidance=d.guidance if self.guidance is None else self.guidance, rescale=rescale,
+            temperature=d.temperature if self.temperature is None else self.temperature)
+
+
+def default_train_config() -> TrainConfig:
+    """Sized for a CPU smoke run; a GPU run sets --steps, --batch-size and the learning rate."""
+    return TrainConfig(
+        steps=2000, batch_size=16, seed=0, null_video=0.0, null_text=0.0,
+        objective=ObjectiveConfig(kind="meanflow"),
+        optim=OptimConfig(lr=3e-4, warmup_steps=50, decay="cosine", min_lr_ratio=0.1, ema_decay=0.995),
+        log_every=10, checkpoint_every=50,
+    )
+
+
+def teacher_steps_default(teacher: AudioModel) -> int:
+    """The teacher's own step count when it is a multi-step flow model, else 25 Euler steps."""
+    d = teacher.spec.defaults
+    return d.steps if teacher.spec.objective == "fm" and d.steps > 1 else 25
+
+
+class DistillTask:
+    """`TrainTask`: the student network learns the frozen teacher's trajectories."""
+
+    def __init__(self, teacher: AudioModel, conditions: ConditionSet, settings: DistillSettings, *,
+                 seed: int) -> None:
+        self.teacher = teacher.eval()
+        self.teacher.net.requires_grad_(False)
+        self.settings = settings.resolved(teacher)
+        self.conditions_set = conditions
+        self.seed = seed
+        self.model: nn.Module = copy.deepcopy(teacher.net).train()
+        for name, p in self.model.named_parameters():  # the student trains what the teacher trained
+            p.requires_grad_(name not in ("latent_mean", "latent_std", "empty_string_feat"))
+        self.convention = teacher.net.config.time_convention
+        self.num_latents = teacher.codec.num_latents(teacher.spec.window_s)  # as the generator samples
+
+    def latent_shape(self) -> Sequence[int]:
+        return (self.num_latents, self.teacher.net.config.latent_dim)
+
+    def _row(self, trajectory: int) -> int:
+        n = len(self.conditions_set)
+        epoch, position = divmod(trajectory, n)
+        g = torch.Generator().manual_seed(row_seed(self.seed, epoch, 0, ORDER_STREAM))
+        return int(torch.randperm(n, generator=g)[position])
+
+    def batch(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Conditions of each row's trajectory and its (start, end) grid pair (CPU tensors)."""
+        c, group = self.conditions_set, self.settings.group
+        picks = {}
+        rows = []
+        for i in indices:
+            trajectory = i // group
+            if trajectory not in picks:
+                picks[trajectory] = self._row(trajectory)
+            rows.append(picks[trajectory])
+        video, text = c.rows[rows].unbind(1)
+        pairs = [draw_pairs(1, self.settings.pairs, torch.Generator().manual_seed(
+            row_seed(self.seed, 0, i, PAIR_STREAM))) for i in indices]
+        return {
+            "clip_f": c.clip_f[video.clamp(min=0)] if len(c.clip_f) else self._zeros("clip", len(rows)),
+            "sync_f": c.sync_f[video.clamp(min=0)] if len(c.sync_f) else self._zeros("sync", len(rows)),
+            "text_f": c.text_f[text.clamp(min=0)] if len(c.text_f) else self._zeros("text", len(rows)),
+            "has_video": video >= 0, "has_text": text >= 0,
+            "start": torch.cat([p[0] for p in pairs]), "end": torch.cat([p[1] for p in pairs]),
+        }
+
+    def _zeros(self, what: str, n: int) -> torch.Tensor:
+        shapes = self.teacher.encoders.feature_shapes(self.teacher.spec.window_s)
+        return torch.zeros(n, *getattr(shapes, what))
+
+    @staticmethod
+    def with_empties(net, batch: dict) -> dict[str, torch.Tensor]:
+        no_video = ~batch["has_video"].view(-1, 1, 1)
+        no_text = ~batch["has_text"].view(-1, 1, 1)
+        return {
+            "clip_f": torch.where(no_video, net.empty_clip_feat.expand_as(batch["clip_f"]), batch["clip_f"]),
+            "sync_f": torch.where(no_video, net.empty_sync_feat.expand_as(batch["sync_f"]), batch["sync_f"]),
+            "text_f": torch.where(no_text, net.empty_string_feat.expand_as(batch["text_f"]), batch["text_f"]),
+        }
+
+    def loss(self, forward_model: nn.Module, jvp_model: nn.Module, batch: dict, draws: Draws,
+             objective: ObjectiveConfig) -> tuple[torch.Tensor, dict[str, float]]:
+        s = self.settings
+        device = draws.noise.device
+        teacher = self.teacher.net
+        if next(teacher.parameters()).device != device:
+            teacher.to(device)
+        b = draws.noise.shape[0]
+        lead = torch.arange(0, b, s.group, device=device)
+        teacher_cond = {k: v[lead] for k, v in self.with_empties(teacher, batch).items()}
+        guidance = None
+        if s.rescale != "none" and s.guidance != 1.0:
+            guidance = Guidance(scale=s.guidance, mode=s.rescale, uncond=teacher.empty_conditions(
+                len(lead), teacher_cond["clip_f"].shape[1], teacher_cond["sync_f"].shape[1]))
+        states, velocities = teacher_trajectory(
+            AverageVelocity(teacher, self.convention), s.temperature * draws.noise[lead], teacher_cond,
+            steps=s.pairs.steps, guidance=guidance)
+        group = torch.arange(b, device=device) // s.group
+        z_t, r, t, target = pair_targets(states, velocities, group, batch["start"], batch["end"])
+        student_cond = self.with_empties(jvp_model, batch)  # the unwrapped student's empty features
+        return distill_loss(AverageVelocity(forward_model, self.convention), z_t, r, t, target, student_cond,
+                            weight_p=s.weight_p)
+
+    def student_spec(self, name: str | None = None):
+        s, spec = self.settings, self.teacher.spec
+        return dataclasses.replace(
+            spec, name=name or f"{spec.name}-distilled", objective="meanflow",
+            defaults=SamplingDefaults(steps=1, guidance=1.0, rescale=spec.defaults.rescale,
+                                      temperature=s.temperature),
+            training={"distilled_from": spec.name, "teacher_steps": s.pairs.steps,
+                      "teacher_guidance": s.guidance, "teacher_rescale": s.rescale,
+                      "temperature": s.temperature, "few_steps": s.few_steps, "seed": self.seed,
+                      "note": "guidance is in the student (default scale 1); --steps "
+                              f"{s.few_steps} for the few-step setting"})
+
+    def export(self, state_dict: dict[str, torch.Tensor], path: Path) -> None:
+        net = copy.deepcopy(self.model).cpu()
+        net.load_state_dict(state_dict)
+        AudioModel(self.student_spec(), self.teacher.encoders, net, self.teacher.codec).save(path)
+
+    def export_teacher(self, path: Path) -> Path:
+        """The teacher as it made the targets (flow matching, its steps, guidance and temperature),
+        so `mfmjt eval synth --model student --baseline teacher` compares like with like."""
+        s, spec = self.settings, self.teacher.spec
+        teacher_spec = dataclasses.replace(
+            spec, objective="fm", defaults=SamplingDefaults(
+                steps=s.pairs.steps, guidance=s.guidance, rescale=s.rescale, temperature=s.temperature))
+        return AudioModel(teacher_spec, self.teacher.encoders, self.teacher.net, self.teacher.codec).save(path)
+
+
+def load_teacher(name: str | None, *, device: str = "cpu") -> AudioModel:
+    """"embedded" (or None): the shipped model; a model file; a published bundle name."""
+    from mfmjt_core.pipeline.generator import Generator
+
+    return Generator.load(None if name in (None, "embedded") else name, device=device).model
+
+
+def prepare_conditions(teacher: AudioModel, data: Sequence[str], out: Path, *, captions: bool = True,
+                       log: Callable[[str], None] | None = None) -> ConditionSet:
+    """Encode --data once per run folder (a rerun or resume reads `conditions.safetensors`)."""
+    from mfmjt_core.pipeline.generator import _encoder_id
+    from mfmjt_core.training.distill_data import encode_conditions, list_sources, sources_digest
+
+    sources = list_sources(data)
+    digest = sources_digest(sources, float(teacher.spec.window_s), _encoder_id(teacher), captions)
+    path = out / CONDITIONS_FILE
+    if path.exists():
+        cached = ConditionSet.load(path, digest)
+        if cached is not None:
+            return cached
+    conditions = encode_conditions(teacher, sources, captions=captions, log=log)
+    if int(os.environ.get("RANK", "0")) == 0:
+        conditions.save(path, digest)
+    return conditions
+
+
+def run_distill(
+    teacher: AudioModel | str | None,
+    data: Sequence[str],
+    out_dir: str | os.PathLike,
+    *,
+    settings: DistillSettings = DistillSettings(),
+    config: TrainConfig | None = None,
+    device: str = "cpu",
+    workers: int = 0,
+    minutes: float | None = None,
+    captions: bool = True,
+    progress: Callable[[dict], None] | None = None,
+    stop_after: int | None = None,
+) -> Path:
+    """Encode the data, train the student (resuming a run folder's checkpoint), export it.
+    Returns the student's path (written once the steps or the time box are done)."""
+    from mfmjt_core.training.loop import print_progress, train
+
+    clock = time.monotonic()
+    config = config or default_train_config()
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if config.batch_size % world or (config.batch_size // world) % settings.group:
+        raise ValueError(f"the batch per process ({config.batch_size} / {world}) must be a multiple of the "
+                         f"trajectory group ({settings.group})")
+    teacher_name = teacher if isinstance(teacher, str) or teacher is None else teacher.spec.name
+    model = load_teacher(teacher, device=device) if not isinstance(teacher, AudioModel) else teacher
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    conditions = prepare_conditions(model.to(device), data, out, captions=captions)
+    task = DistillTask(model, conditions, settings, seed=config.seed)
+    if int(os.environ.get("RANK", "0")) == 0:
+        (out / "run.json").write_text(json.dumps({
+            "command": sys.orig_argv, "world_size": world, "teacher": teacher_name or "embedded",
+            "data": [str(d) for d in data], "rows": len(conditions),
+            "settings": dataclasses.asdict(task.settings), "config": json.loads(config.to_json()),
+        }, indent=1))
+        if model.spec.encoders.get("kind") == "small":  # published networks are large: not copied
+            task.export_teacher(out / TEACHER_FILE)
+    deadline = clock + minutes * 60 if minutes is not None else None
+    return train(task, config, out, device=device, workers=workers, progress=progress or print_progress,
+                 deadline=deadline, stop_after=stop_after)

@@ -1,0 +1,175 @@
+"""`mfmjt distill` end to end: a model-file teacher through the command line (resume, torchrun),
+and a published-layout bundle (tiny random weights) through the library; the students load and
+generate at one and at four steps."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mfmjt_core.cli import main
+from mfmjt_core.model import AudioModel, SamplingDefaults
+from mfmjt_core.modelfile import read_model
+from mfmjt_core.pipeline.generator import Generator
+from mfmjt_core.training.config import apply_overrides
+from mfmjt_core.training.distill import PairMix
+from mfmjt_core.training.distill_task import DistillSettings, default_train_config, run_distill
+from mfmjt_core.training.recipes import tiny_random_spec
+
+WINDOW = 2.0
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict[str, Path]:
+    """Two 2-s clips of the world (with caption sidecars), a clip too short for the window, a
+    broken file, and a prompt list."""
+    root = tmp_path_factory.mktemp("distill-data")
+    videos = root / "videos"
+    assert main(["synth", str(videos), "--split", "train", "-n", "2", "--size", "64",
+                 "--duration", str(WINDOW)]) == 0
+    short = root / "short"
+    assert main(["synth", str(short), "--split", "train", "-n", "1", "--size", "48", "--duration", "1"]) == 0
+    (short / "train_0.mp4").rename(videos / "short.mp4")
+    (videos / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not a video")
+    prompts = root / "prompts.txt"
+    prompts.write_text("# sounds for the panel\na glass ball bounces on a wooden floor\n\na machine hums\n")
+    return {"videos": videos, "prompts": prompts, "clip": videos / "train_0.mp4"}
+
+
+@pytest.fixture(scope="module")
+def teacher_file(tmp_path_factory) -> Path:
+    """A small flow-matching model file (random weights, every layer awake), guided by default."""
+    spec = tiny_random_spec()
+    net = dataclasses.replace(spec.network, sequence=spec.network.sequence.with_duration(WINDOW))
+    spec = dataclasses.replace(spec, name="tiny-teacher", network=net, window_s=WINDOW, objective="fm",
+                               defaults=SamplingDefaults(steps=6, guidance=2.0, rescale="plain", temperature=0.9))
+    g = torch.Generator().manual_seed(0)
+    model = AudioModel.create(spec, generator=g)
+    with torch.no_grad():
+        for p in model.net.parameters():
+            if p.requires_grad and not p.any():
+                p.normal_(0.0, 0.05, generator=g)
+    return model.save(tmp_path_factory.mktemp("teacher") / "teacher.safetensors")
+
+
+def _distill_args(teacher: Path, data: dict, out: Path, *extra: str) -> list[str]:
+    return ["distill", str(teacher), "--data", str(data["videos"]), "--data", str(data["prompts"]),
+            "--out", str(out), "--steps", "4", "--batch-size", "4", "--group", "2", "--threads", "1",
+            "--set", "log_every=1", "--set", "checkpoint_every=2", *extra]
+
+
+def test_model_file_teacher_from_the_command_line(teacher_file, data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(_distill_args(teacher_file, data, out)) == 0
+    err = capsys.readouterr().err
+    assert "skipped" in err and "broken.mp4" in err and "short.mp4" in err
+    # 2 clips x (video, video + caption, caption) + 2 prompts
+    assert json.loads((out / "run.json").read_text())["rows"] == 8
+    assert "ETA" in err and "step 4/4" in err
+
+    tensors, config = read_model(out / "model.safetensors")
+    assert config["objective"] == "meanflow"
+    assert config["defaults"] == {"steps": 1, "guidance": 1.0, "rescale": "plain", "temperature": 0.9}
+    assert config["training"]["teacher_steps"] == 6 and config["training"]["teacher_guidance"] == 2.0
+    teacher_tensors, _ = read_model(teacher_file)
+    changed = [k for k in tensors if k.startswith("net.") and not torch.equal(tensors[k], teacher_tensors[k])]
+    assert changed  # the network learned; the encoders are the teacher's
+    assert all(torch.equal(tensors[k], teacher_tensors[k]) for k in tensors if k.startswith("encoders."))
+    _, teacher_config = read_model(out / "teacher.safetensors")  # the teacher as it made the targets
+    assert teacher_config["objective"] == "fm" and teacher_config["defaults"]["steps"] == 6
+
+    generator = Generator.load(out / "model.safetensors")
+    one = generator.generate(video=data["clip"], seed=1)
+    four = generator.generate(video=data["clip"], seed=1, steps=4)
+    text = generator.generate(prompt="a machine hums", duration=WINDOW, seed=1)
+    assert text.audio.shape[-1] == int(WINDOW * 48_000)
+    assert one.audio.shape == four.audio.shape and abs(one.audio.shape[-1] - WINDOW * 48_000) < 500  # 29.97 fps
+    assert all(np.isfinite(r.audio).all() for r in (one, four, text))
+    assert not np.allclose(one.audio, four.audio)
+
+
+def test_resumed_run_equals_an_uninterrupted_one(teacher_file, data, tmp_path):
+    config = apply_overrides(default_train_config(),
+                             ["steps=4", "batch_size=4", "checkpoint_every=1", "log_every=1"])
+    settings = DistillSettings(pairs=PairMix(steps=3), group=2)
+    kwargs = {"settings": settings, "config": config, "progress": None}
+    whole = run_distill(str(teacher_file), [str(data["videos"])], tmp_path / "whole", **kwargs)
+    killed = run_distill(str(teacher_file), [str(data["videos"])], tmp_path / "resumed", stop_after=2, **kwargs)
+    assert not killed.exists()  # stopped before the end: no export yet
+    resumed = run_distill(str(teacher_file), [str(data["videos"])], tmp_path / "resumed", **kwargs)
+    a, _ = read_model(whole)
+    b, _ = read_model(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()
+              if "loss" in json.loads(line)]
+    assert len(losses) == 4  # steps 1-2 before the stop, 3-4 after the resume
+
+
+def test_two_processes_under_torchrun_match_one(teacher_file, data, tmp_path):
+    from tests.scale.helpers import torchrun
+
+    args = _distill_args(teacher_file, data, tmp_path / "ddp")[1:]
+    torchrun(2, "-m", "mfmjt_core", "distill", *args, timeout=300)
+    assert main(_distill_args(teacher_file, data, tmp_path / "one")) == 0
+    a, _ = read_model(tmp_path / "ddp" / "model.safetensors")
+    b, _ = read_model(tmp_path / "one" / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+
+
+def test_bad_data_is_a_usage_error(teacher_file, tmp_path, capsys):
+    assert main(["distill", str(teacher_file), "--data", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main(["distill", str(teacher_file), "--data", str(tmp_path / "empty"), "--out", str(tmp_path)]) == 2
+    assert "no videos and no prompts" in capsys.readouterr().err
+    assert main(["distill", "no-such-model", "--data", str(tmp_path)]) == 4
+
+
+def test_published_bundle_teacher(tmp_path, data):
+    """A bundle in the published layout (tiny random weights) distils into a student whose file
+    holds only the network and names the bundle for its encoders and codec."""
+    from mfmjt_core.network.mmdit import MMDiT
+    from mfmjt_core.published import load_published
+    from tests.training.tiny_bundle import SHAPES, write_tiny_bundle
+
+    cache = write_tiny_bundle(tmp_path / "cache")
+    shapes = dataclasses.replace(SHAPES, network=dataclasses.replace(
+        SHAPES.network, sequence=SHAPES.network.sequence.with_duration(WINDOW)))
+    teacher = load_published("mmaudio-small-16k", cache=cache, shapes=shapes)
+    teacher = AudioModel(dataclasses.replace(teacher.spec, window_s=WINDOW), teacher.encoders, teacher.net,
+                         teacher.codec)
+    assert teacher.spec.defaults.steps == 25 and teacher.spec.defaults.guidance == 4.5
+    config = apply_overrides(default_train_config(), ["steps=3", "batch_size=4"])
+    student_path = run_distill(teacher, [str(data["videos"]), str(data["prompts"])], tmp_path / "run",
+                               settings=DistillSettings(pairs=PairMix(steps=4), group=2), config=config,
+                               progress=None)
+    assert not (tmp_path / "run" / "teacher.safetensors").exists()  # published networks are not copied
+    tensors, config_dict = read_model(student_path)
+    assert all(k.startswith("net.") for k in tensors)
+    assert config_dict["encoders"] == {"kind": "mmaudio", "bundle": "mmaudio-small-16k"}
+    assert config_dict["training"]["teacher_guidance"] == 4.5 and config_dict["defaults"]["steps"] == 1
+    assert not teacher.net.h_embed.mlp[2].weight.any()
+    assert tensors["net.h_embed.mlp.2.weight"].any()  # the student learned interval widths
+
+    net = MMDiT(teacher.net.config)
+    net.load_state_dict({k[4:]: v for k, v in tensors.items()})
+    from mfmjt_core.model import ModelSpec
+
+    student = AudioModel(ModelSpec.from_dict(config_dict), teacher.encoders, net, teacher.codec)
+    generator = Generator(student)
+    for steps in (1, 4):
+        result = generator.generate(video=data["clip"], seed=2, steps=steps, prompt="a machine hums")
+        assert abs(result.audio.shape[-1] - WINDOW * 48_000) < 500 and np.isfinite(result.audio).all()
