@@ -24,8 +24,10 @@ HELP = "install (or --uninstall) the DaVinci Resolve scripts"
 
 PYTHON_SCRIPT = "MF-MJT Sound.py"
 LUA_SCRIPT = "MF-MJT Sound (Lua).lua"
+SELFTEST_PYTHON = "MF-MJT Self-test.py"
+SELFTEST_LUA = "MF-MJT Self-test (Lua).lua"
 PACKAGE_FILES = ("__init__.py", "resolve_compat.py", "render.py", "placement.py", "transport.py",
-                 "sound_for_range.py")
+                 "sound_for_range.py", "selftest.py")
 CLIENT_FILES = ("client.py", "protocol.py", "events.py", "wav.py", "job_state.py")
 MANIFEST = "installed.json"
 SETTINGS = "resolve.json"
@@ -153,8 +155,15 @@ def install(scripts_dir: Path, lib_dir: Path, audio_dir: Path | None, address: s
     lua_script.write_text(_fill((source / "entry_script.lua").read_text(encoding="utf-8"), {
         "@MFMJT_BRIDGE_COMMAND@": shell_line(bridge_command()), "@MFMJT_SETTINGS_FILE@": str(settings_path),
         "@MFMJT_RENDER_DIR@": str(lib_dir / "renders")}), encoding="utf-8")
-    written += [client / "__init__.py", settings_path, python_script, lua_script]
-    manifest = {"scripts": [str(python_script), str(lua_script)], "lib_dir": str(lib_dir)}
+    selftest_python = scripts_dir / SELFTEST_PYTHON
+    selftest_python.write_text(_fill((source / "selftest_script.py").read_text(encoding="utf-8"), {
+        "LIB_DIR = None  # @MFMJT_LIB_DIR@ (set by the installer)": f"LIB_DIR = {str(lib_dir)!r}"}), encoding="utf-8")
+    selftest_lua = scripts_dir / SELFTEST_LUA
+    selftest_lua.write_text(_fill((source / "selftest.lua").read_text(encoding="utf-8"), {
+        "@MFMJT_RENDER_DIR@": str(lib_dir / "renders")}), encoding="utf-8")
+    scripts = [python_script, lua_script, selftest_python, selftest_lua]
+    written += [client / "__init__.py", settings_path, *scripts]
+    manifest = {"scripts": [str(p) for p in scripts], "lib_dir": str(lib_dir)}
     (lib_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return written
 
@@ -162,7 +171,7 @@ def install(scripts_dir: Path, lib_dir: Path, audio_dir: Path | None, address: s
 def uninstall(scripts_dir: Path, lib_dir: Path) -> list[Path]:
     """Remove the scripts and the library folder; returns what was removed."""
     manifest_path = lib_dir / MANIFEST
-    scripts = [scripts_dir / PYTHON_SCRIPT, scripts_dir / LUA_SCRIPT]
+    scripts = [scripts_dir / name for name in (PYTHON_SCRIPT, LUA_SCRIPT, SELFTEST_PYTHON, SELFTEST_LUA)]
     if manifest_path.is_file():
         scripts += [Path(p) for p in json.loads(manifest_path.read_text()).get("scripts", [])]
     removed = []
@@ -193,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     audio_dir = Path(args.audio_dir).expanduser() if args.audio_dir else None
     written = install(scripts_dir, lib_dir, audio_dir, args.address)
-    print(f"installed into {scripts_dir}:\n  {PYTHON_SCRIPT}  (Resolve Studio)\n  {LUA_SCRIPT}  (free edition too)")
+    print(f"installed into {scripts_dir}:\n  {PYTHON_SCRIPT}  (Resolve Studio)\n  {LUA_SCRIPT}  (free edition too)"
+          f"\n  {SELFTEST_PYTHON} and {SELFTEST_LUA}  (run once: checks the Resolve facts the scripts rely on)")
     print(f"library and settings: {lib_dir} ({len(written)} files; edit {SETTINGS} for prompt, address, folders)")
     print("In Resolve: set In/Out on the timeline, put the prompt in a marker's note inside the range, then "
           "Workspace > Scripts > Edit > MF-MJT Sound. Keep `mfmjt serve` running.")

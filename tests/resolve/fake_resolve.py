@@ -15,13 +15,19 @@ section 3) that it reproduces:
 - AppendToTimeline silently drops a clip that overlaps another on its track, yet returns a
   (phantom) item for it; endFrame is exclusive.
 Rendered files are real MP4s (PyAV), so the real daemon can take them.
+
+`Quirks` switches a documented fact the other way (marks absolute, endFrame inclusive, ...), so
+the self-test (plugins/resolve/selftest.py) can be seen to FAIL on each, as it should on a
+Resolve that behaves so.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import math
 import wave
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,8 +36,27 @@ import numpy as np
 _ids = itertools.count(1)
 
 
+@dataclass(frozen=True)
+class Quirks:
+    """Ways a Resolve build could differ from the facts the scripts rely on (all off: the facts)."""
+
+    marks_absolute: bool = False  # SetMarkInOut/GetMarkInOut in absolute frames
+    markers_absolute: bool = False  # AddMarker/GetMarkers in absolute frames
+    record_frame_relative: bool = False  # AppendToTimeline's recordFrame counted from the start
+    end_frame_inclusive: bool = False  # AppendToTimeline's endFrame included
+    wav_frame_rate: Fraction | None = None  # a WAV counted at this rate, not the timeline's
+    add_track_mono: bool = False  # AddTrack("audio", "stereo") ignores the sub type (dict form works)
+    presets_keep_only_format: bool = False  # a saved render preset drops TargetDir, size, name
+    dir_hides_methods: bool = False  # dir() lists no API methods
+
+
+NO_QUIRKS = Quirks()
+
+
 class ResolveObject:
     """Base: any unknown attribute is a callable returning None (like Resolve's bridge)."""
+
+    _quirks = NO_QUIRKS
 
     def __getattr__(self, name):
         if name.startswith("_"):
@@ -39,7 +64,9 @@ class ResolveObject:
         return lambda *args, **kwargs: None
 
     def __dir__(self):
-        return [n for n in type(self).__dict__ if n[:1].isupper()] + ["GetUniqueId"]
+        if self._quirks.dir_hides_methods:
+            return []
+        return [n for c in type(self).__mro__ for n in c.__dict__ if n[:1].isupper()]
 
     def GetUniqueId(self):
         if "_uid" not in self.__dict__:
@@ -121,9 +148,61 @@ class MediaPool(ResolveObject):
         folder.subfolders.append(sub)
         return sub
 
+    def CreateEmptyTimeline(self, name):
+        if any(t.name == name for t in self.project.timelines):
+            return None
+        first = self.project.timelines[0]
+        timeline = Timeline(name, first.rate, first.fps, 3600 * math.ceil(first.fps), 0, first.size, empty=True)
+        timeline._quirks = self._quirks
+        self.project.timelines.append(timeline)
+        self.current.clips.append(timeline)
+        return timeline
+
+    def DeleteTimelines(self, timelines):
+        for timeline in timelines:
+            if timeline not in self.project.timelines or timeline is self.project.GetCurrentTimeline():
+                return False
+        for timeline in timelines:
+            self.project.timelines.remove(timeline)
+            self._forget(timeline)
+        return True
+
+    def DeleteClips(self, clips):
+        return all(self._forget(clip) for clip in clips)
+
+    def DeleteFolders(self, folders):
+        def parent_of(folder, under):
+            for sub in under.subfolders:
+                if sub is folder:
+                    return under
+                found = parent_of(folder, sub)
+                if found:
+                    return found
+            return None
+
+        for folder in folders:
+            parent = parent_of(folder, self.root)
+            if parent is None or folder is self.current:
+                return False
+            parent.subfolders.remove(folder)
+        return True
+
+    def _forget(self, clip) -> bool:
+        def walk(folder):
+            yield folder
+            for sub in folder.subfolders:
+                yield from walk(sub)
+
+        for folder in walk(self.root):
+            if clip in folder.clips:
+                folder.clips.remove(clip)
+                return True
+        return False
+
     def ImportMedia(self, paths):
         items = []
-        fps = self.project.GetCurrentTimeline().fps  # a WAV takes the project rate at import
+        # a WAV takes the project rate at import
+        fps = self._quirks.wav_frame_rate or self.project.GetCurrentTimeline().fps
         for path in paths:
             path = Path(path)
             if not path.is_file():
@@ -141,11 +220,11 @@ class MediaPool(ResolveObject):
         for info in clip_infos:
             item, track = info["mediaPoolItem"], int(info.get("trackIndex", 1))
             start, end = int(info.get("startFrame", 0)), int(info.get("endFrame", item.frames))
-            record = int(info["recordFrame"])
+            record = int(info["recordFrame"]) + (timeline.start if self._quirks.record_frame_relative else 0)
             kind = "audio" if info.get("mediaType") == 2 else "video"
             if not 1 <= track <= len(timeline.tracks[kind]) or end <= start or end > item.frames:
                 continue
-            clip = TimelineItem(item.GetName(), record, end - start, item)
+            clip = TimelineItem(item.GetName(), record, end - start + self._quirks.end_frame_inclusive, item)
             items = timeline.tracks[kind][track - 1]["items"]
             overlaps = any(o.start < clip.GetEnd() and o.GetEnd() > record for o in items)
             if overlaps or self.drop_next_append:
@@ -154,6 +233,7 @@ class MediaPool(ResolveObject):
                 continue
             items.append(clip)
             placed.append(clip)
+            timeline.length = max(timeline.length, clip.GetEnd() - timeline.start)
         return placed
 
 
@@ -161,12 +241,17 @@ class MediaPool(ResolveObject):
 
 class Timeline(ResolveObject):
     def __init__(self, name: str, rate: str, fps: Fraction, start: int, length: int,
-                 size: tuple[int, int] = (1920, 1080)) -> None:
+                 size: tuple[int, int] = (1920, 1080), empty: bool = False) -> None:
         self.name, self.rate, self.fps, self.start, self.length, self.size = name, rate, fps, start, length, size
         self.marks: dict = {}
         self.markers: dict = {}
-        self.tracks = {"video": [{"sub": "", "locked": False, "items": [TimelineItem("shot.mov", start, length)]}],
+        shot = [] if empty else [TimelineItem("shot.mov", start, length)]
+        self.tracks = {"video": [{"sub": "", "locked": False, "items": shot}],
                        "audio": [{"sub": "stereo", "locked": False, "items": []}]}
+
+    def _in_range(self, frame, absolute: bool) -> bool:
+        first = self.start if absolute else 0
+        return first <= int(frame) < first + self.length
 
     def picture(self, frame: int, width: int, height: int) -> np.ndarray:
         """What frame `frame` (absolute) looks like: a square that moves one pixel per frame."""
@@ -193,11 +278,20 @@ class Timeline(ResolveObject):
         return copy.deepcopy(self.marks)
 
     def SetMarkInOut(self, mark_in, mark_out, kind="all"):
+        absolute = self._quirks.marks_absolute
+        if not (self._in_range(mark_in, absolute) and self._in_range(mark_out, absolute)) or mark_out < mark_in:
+            return False
         for k in (("video", "audio") if kind == "all" else (kind,)):
             self.marks[k] = {"in": int(mark_in), "out": int(mark_out)}
         return True
 
+    def ClearMarkInOut(self, kind="all"):
+        self.marks = {}
+        return True
+
     def AddMarker(self, frame, color, name, note, duration, custom_data=""):
+        if frame in self.markers or not self._in_range(frame, self._quirks.markers_absolute):
+            return False
         self.markers[frame] = {"color": color, "duration": duration, "note": note, "name": name,
                                "customData": custom_data}
         return True
@@ -219,7 +313,10 @@ class Timeline(ResolveObject):
         return list(tracks[index - 1]["items"]) if 1 <= index <= len(tracks) else None
 
     def AddTrack(self, kind, sub=None):
-        audio_type = sub.get("audioType", "mono") if isinstance(sub, dict) else (sub or "mono")
+        if isinstance(sub, dict):
+            audio_type = sub.get("audioType", "mono")
+        else:
+            audio_type = "mono" if self._quirks.add_track_mono else (sub or "mono")
         self.tracks[kind].append({"sub": audio_type if kind == "audio" else "", "locked": False, "items": []})
         return True
 
@@ -240,7 +337,7 @@ RENDER_KEYS = {"SelectAllFrames", "MarkIn", "MarkOut", "TargetDir", "CustomName"
 
 class Project(ResolveObject):
     def __init__(self, resolve: Resolve, timeline: Timeline, polls_per_render: int = 4) -> None:
-        self.resolve, self.timeline = resolve, timeline
+        self.resolve, self.timelines, self.current = resolve, [timeline], timeline
         self.media_pool = MediaPool(self)
         self.presets = {"Audio Only": dict(AUDIO_ONLY), "H.264 Master": dict(H264_MASTER)}
         self.state = dict(AUDIO_ONLY)  # the user last rendered audio only: the trap
@@ -252,8 +349,24 @@ class Project(ResolveObject):
     def GetName(self):
         return "Fake project"
 
+    @property
+    def timeline(self):
+        return self.current
+
     def GetCurrentTimeline(self):
-        return self.timeline
+        return self.current
+
+    def SetCurrentTimeline(self, timeline):
+        if timeline not in self.timelines:
+            return False
+        self.current = timeline
+        return True
+
+    def GetTimelineCount(self):
+        return len(self.timelines)
+
+    def GetTimelineByIndex(self, index):
+        return self.timelines[index - 1] if 1 <= index <= len(self.timelines) else None
 
     def GetMediaPool(self):
         return self.media_pool
@@ -264,13 +377,17 @@ class Project(ResolveObject):
     def LoadRenderPreset(self, name):
         if name not in self.presets:
             return False
-        self.state = dict(self.presets[name])
+        if self._quirks.presets_keep_only_format:
+            self.state.update(self.presets[name])
+        else:
+            self.state = dict(self.presets[name])
         return True
 
     def SaveAsNewRenderPreset(self, name):
         if name in self.presets:
             return False
-        self.presets[name] = dict(self.state)
+        kept = set(AUDIO_ONLY) if self._quirks.presets_keep_only_format else set(self.state)
+        self.presets[name] = {k: v for k, v in self.state.items() if k in kept}
         return True
 
     def DeleteRenderPreset(self, name):
@@ -319,6 +436,7 @@ class Project(ResolveObject):
     def GetRenderJobList(self):
         return [{"JobId": j, "TargetDir": d["settings"]["TargetDir"], "OutputFilename": d["OutputFilename"],
                  "MarkIn": d["settings"].get("MarkIn"), "MarkOut": d["settings"].get("MarkOut"),
+                 "FormatWidth": d["settings"].get("FormatWidth"), "FormatHeight": d["settings"].get("FormatHeight"),
                  "IsExportVideo": d["settings"].get("ExportVideo")} for j, d in self.jobs.items()]
 
     def DeleteRenderJob(self, job):
@@ -398,10 +516,13 @@ class ProjectManager(ResolveObject):
 class Resolve(ResolveObject):
     """`Resolve(timeline)`; `product` is "DaVinci Resolve Studio" or "DaVinci Resolve"."""
 
-    def __init__(self, timeline: Timeline, product: str = "DaVinci Resolve Studio", polls_per_render: int = 4):
+    def __init__(self, timeline: Timeline, product: str = "DaVinci Resolve Studio", polls_per_render: int = 4,
+                 quirks: Quirks = NO_QUIRKS):
         self.product, self.page = product, "edit"
         self.project = Project(self, timeline, polls_per_render)
         self.manager = ProjectManager(self.project)
+        for obj in (self, self.project, self.project.media_pool, timeline, self.manager):
+            obj._quirks = quirks
 
     def GetProductName(self):
         return self.product
