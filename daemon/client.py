@@ -92,17 +92,22 @@ class Client:
 
     address: e.g. "tcp://127.0.0.1:5557" (default: $MFMJT_DAEMON, else that).
     timeout: seconds without an answer before a request is re-sent (lazy pirate), `retries`
-    times, before DaemonUnavailableError. server_key (Z85 or a .key file) and client_key (a
+    times, before DaemonUnavailableError. identity: a stable name for this client (e.g. the
+    editor's session): a Client created again with it within the daemon's reconnect grace (an
+    add-on reload) gets its jobs back by re-sending them (`submit(..., job=<the old id>)`); by
+    default a random one. server_key (Z85 or a .key file) and client_key (a
     .key_secret file from `mfmjt keys client NAME`) enable CURVE.
     """
 
     def __init__(self, address: str | None = None, *, timeout: float = 10.0, retries: int = 2,
                  server_key: str | bytes | os.PathLike | None = None,
-                 client_key: str | os.PathLike | None = None, context: zmq.Context | None = None) -> None:
+                 client_key: str | os.PathLike | None = None, context: zmq.Context | None = None,
+                 identity: str | bytes | None = None) -> None:
         self.address = address or os.environ.get("MFMJT_DAEMON") or protocol.DEFAULT_ADDRESS
         self.timeout, self.retries = float(timeout), int(retries)
         self._context = context or zmq.Context.instance()
         self._keys = (server_key, client_key)
+        self.identity = _routing_id(identity)
         self._open_socket()
         self.heard_at = time.monotonic()  # when the daemon last sent anything (heartbeats read it)
         self._jobs: dict[str, Job] = {}
@@ -114,7 +119,7 @@ class Client:
     def _open_socket(self) -> None:
         self._socket = self._context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)  # never hang the editor on exit
-        self._socket.setsockopt(zmq.ROUTING_ID, b"mfmjt-" + os.urandom(10))
+        self._socket.setsockopt(zmq.ROUTING_ID, self.identity)
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
         self._monitor = None
@@ -136,8 +141,9 @@ class Client:
         self._poller.register(self._monitor, zmq.POLLIN)
 
     def close(self) -> None:
-        """Close the socket at once (LINGER=0). The daemon cancels this client's unfinished jobs
-        when it notices the connection is gone."""
+        """Close the socket at once (LINGER=0). The daemon keeps this client's unfinished jobs
+        for its reconnect grace (a Client with the same `identity` gets them back by re-sending
+        them), then cancels them."""
         self._close_socket()
 
     def _close_socket(self) -> None:
@@ -188,12 +194,14 @@ class Client:
         """The daemon stopped answering: fail every unfinished job (code "unavailable") and start
         a fresh socket. Requests still queued in the old one die with it, so a job the user was
         told failed can never reach a daemon that comes back; a daemon that is only hung cancels
-        the old connection's jobs once it notices the connection is gone. Returns the jobs failed."""
+        the old connection's jobs once it notices the connection is gone (the fresh socket gets a
+        new random identity, so they are not handed back to it). Returns the jobs failed."""
         failed = self._active()
         for job in failed:
             self._fail(job, DaemonUnavailableError("unavailable", message or (
                 f"the daemon at {self.address} stopped answering while job {job.id} was {job.state}"), job.id))
         self._close_socket()
+        self.identity = _routing_id(None)
         self._open_socket()
         self._waiting = {req: None for req in self._waiting}
         self.heard_at = time.monotonic()
@@ -462,6 +470,15 @@ class Client:
         elif state == "unknown" or message.op == "error":
             self._fail(job, DaemonRestartedError(
                 "restarted", f"the daemon no longer knows job {job.id} (it restarted?); submit it again", job.id))
+
+
+def _routing_id(identity: str | bytes | None) -> bytes:
+    if identity is None:
+        return b"mfmjt-" + os.urandom(10)
+    value = identity.encode() if isinstance(identity, str) else bytes(identity)
+    if not 1 <= len(value) <= 255 or value[0] == 0:
+        raise ValueError("identity must be 1 to 255 bytes and not start with a zero byte")
+    return value
 
 
 def _fps_pair(fps: Fraction | tuple[int, int] | float) -> list[int]:

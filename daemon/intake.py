@@ -5,10 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import itertools
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ import mfmjt_schema
 from mfmjt_core.pipeline.types import GenerateRequest
 
 from mfmjt_daemon import protocol
+from mfmjt_daemon.uploads import Uploads
 
 
 @dataclass(frozen=True)
@@ -30,23 +28,6 @@ def fingerprint(header: dict[str, Any]) -> str:
     """What makes two generate messages the same request (all but `req` and `x_` fields)."""
     same = {k: v for k, v in header.items() if k != "req" and not k.startswith("x_")}
     return hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()
-
-
-class Uploads:
-    """A private folder (mode 700) for received video bytes; removed with everything in it."""
-
-    def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="mfmjt-daemon-"))
-        self._names = itertools.count(1)
-
-    def save(self, data: memoryview, video_format: str) -> Path:
-        path = self.folder / f"{next(self._names)}.{video_format}"
-        with open(path, "xb") as f:
-            f.write(data)
-        return path
-
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def build_request(message: protocol.Message, fields: dict[str, Any], limits: IntakeLimits,
@@ -77,7 +58,7 @@ def build_request(message: protocol.Message, fields: dict[str, Any], limits: Int
         raise refuse(protocol.BAD_REQUEST, str(exc)) from None
     upload = None
     if "video" in message.blobs:
-        upload = uploads.save(message.blobs["video"], fields.get("video_format", "mp4"))
+        upload = uploads.save(message.blobs["video"], fields.get("video_format", "mp4"), job_id)
         request = dataclasses.replace(request, video=upload)
     if cost.seconds is None:  # a video to its end: its length decides the cost
         try:

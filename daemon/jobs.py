@@ -47,21 +47,28 @@ class Job:
     temp_file: Path | None = None  # received video bytes; deleted when the job ends
     token: CancelToken = field(default_factory=CancelToken)
     submitted: float = field(default_factory=time.monotonic)
-    state: str = "queued"  # queued | running | done | failed
+    state: str = "queued"  # queued | running | parked (its client is away) | done | failed
     seq: int = 0  # order in which jobs started (1, 2, ...), 0 while queued
     started: float | None = None
     stage: str = "queued"
     fraction: float = 0.0
     cancel_code: str | None = None  # the error code to answer with once cancelled
+    cancel_message: str | None = None
 
     @property
     def key(self) -> tuple[bytes, str]:
         return (self.client, self.id)
 
-    def cancel(self, code: str = protocol.CANCELLED) -> None:
+    def cancel(self, code: str = protocol.CANCELLED, message: str | None = None) -> None:
         if self.cancel_code is None:
-            self.cancel_code = code
+            self.cancel_code, self.cancel_message = code, message
         self.token.cancel()
+
+    def park(self) -> None:
+        """Back to a fresh, waiting state outside the queue: its client is away (a stopped run
+        starts again from the beginning, with the same seed, if the client comes back)."""
+        self.state, self.stage, self.fraction, self.started, self.seq = "parked", "queued", 0.0, None, 0
+        self.token, self.cancel_code, self.cancel_message = CancelToken(), None, None
 
     def eta_s(self, now: float) -> float | None:
         """Seconds left, extrapolated from elapsed time and fraction done; None until known."""
@@ -88,8 +95,9 @@ class FairQueue:
     the jobs arrived. Thread-safe.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, per_client: int | None = None) -> None:
         self.limit = limit
+        self.per_client = per_client  # one client's waiting jobs; None: only the total limit
         self._lanes: OrderedDict[bytes, deque[Job]] = OrderedDict()
         self._served: OrderedDict[bytes, int] = OrderedDict()  # client -> tick of last start
         self._ticks = itertools.count(1)
@@ -101,11 +109,18 @@ class FairQueue:
         with self._cond:
             return self._count
 
-    def put(self, job: Job) -> int:
-        """Queue `job`; returns its position (1 = next). Raises QueueFull."""
+    def put(self, job: Job, *, force: bool = False) -> int:
+        """Queue `job`; returns its position (1 = next). Raises QueueFull unless `force` (jobs
+        that were accepted once and come back, e.g. when their client reconnects)."""
         with self._cond:
-            if self._closed or self._count >= self.limit:
+            if self._closed:
+                raise QueueFull("the daemon is shutting down")
+            if not force and self._count >= self.limit:
                 raise QueueFull(f"the queue is full ({self.limit} jobs waiting)")
+            waiting = len(self._lanes.get(job.client, ()))
+            if not force and self.per_client is not None and waiting >= self.per_client:
+                raise QueueFull(f"this client already has {waiting} jobs waiting (the limit per client is "
+                                f"{self.per_client})")
             self._lanes.setdefault(job.client, deque()).append(job)
             self._count += 1
             self._cond.notify()
@@ -250,9 +265,10 @@ class Worker(threading.Thread):
                 return
             self.current = job
             try:
+                # The server deletes the job's upload when it answers (a job stopped because
+                # its client went away may run again and needs it).
                 outcome = self._run_job(job)
             finally:
-                job.discard_temp_file()  # before the answer leaves: no upload outlives its job
                 self.current = None
             self.emit(outcome)
 
@@ -275,7 +291,7 @@ class Worker(threading.Thread):
             self.emit(("progress", job))
             result = self.generator.run(job.request, progress=progress, cancel=job.token)
         except CancelledError as exc:
-            return ("failed", job, job.cancel_code or exc.code, str(exc))
+            return ("failed", job, job.cancel_code or exc.code, job.cancel_message or str(exc))
         except MfmjtError as exc:
             return ("failed", job, exc.code, str(exc))
         except MemoryError:
@@ -286,5 +302,5 @@ class Worker(threading.Thread):
             log.exception("job %s failed with an unexpected error", job.id)
             return ("failed", job, protocol.INTERNAL, f"{type(exc).__name__}: {str(exc)[:500]}")
         if job.token.cancelled:  # finished just as it was cancelled: honour the cancel
-            return ("failed", job, job.cancel_code or protocol.CANCELLED, "generation cancelled")
+            return ("failed", job, job.cancel_code or protocol.CANCELLED, job.cancel_message or "generation cancelled")
         return ("done", job, result)

@@ -46,6 +46,8 @@ JOB_CONFLICT = "job_conflict"
 CANCELLED = "cancelled"
 SHUTTING_DOWN = "shutting_down"
 CLIENT_GONE = "client_gone"
+TIME_LIMIT = "time_limit"
+RESOURCE = "resource"  # out of memory, or no room for an upload
 INTERNAL = "internal"
 
 # Requests (client -> daemon) and events (daemon -> client).

@@ -8,6 +8,7 @@ is answered, malformed ones with an error; nothing is ever unpickled.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -25,10 +26,11 @@ from mfmjt_core import __version__
 from mfmjt_core.pipeline.types import GenerationResult
 
 from mfmjt_daemon import protocol
-from mfmjt_daemon.intake import IntakeLimits, Uploads, build_request, fingerprint
+from mfmjt_daemon.intake import IntakeLimits, build_request, fingerprint
 from mfmjt_daemon.jobs import Answer, AnswerCache, FairQueue, GeneratorLike, Job, QueueFull, Worker
 from mfmjt_daemon.keys import KeysError, ServerKeys, apply_server_keys, start_authenticator
 from mfmjt_daemon.protocol import is_local_endpoint
+from mfmjt_daemon.uploads import Uploads
 
 log = logging.getLogger("mfmjt_daemon.server")
 
@@ -41,6 +43,9 @@ class ServerConfig:
     keys: ServerKeys | None = None  # CURVE; required unless `bind` is loopback or ipc
     max_message_bytes: int = 512 * 2**20  # libzmq drops bigger messages before we see them
     max_queue: int = 64  # waiting jobs, all clients together
+    max_queue_per_client: int = 16  # waiting jobs of one client
+    job_timeout_s: float = 3600.0  # a running job is stopped (error `time_limit`) after this
+    reconnect_grace_s: float = 30.0  # a vanished client's jobs are kept this long for its return
     max_seconds: float = 600.0  # longest text duration or video range accepted
     max_result_bytes: int = 2**30  # variations x channels x samples x 4
     heartbeat_s: float = 2.0  # keepalive events per job, and ZMTP heartbeats
@@ -48,6 +53,9 @@ class ServerConfig:
     result_cache_bytes: int = 256 * 2**20
     allow_paths: bool | None = None  # accept `video_path`; None: only on a local bind
     shutdown_grace_s: float = 10.0  # wait this long for running jobs to stop
+
+
+_FREED = "the client went away; stopped to free the worker"
 
 
 def _who(client: bytes) -> str:
@@ -77,7 +85,7 @@ class Server:
         self.instance = secrets.token_hex(8)
         self.allow_paths = is_local_endpoint(config.bind) if config.allow_paths is None else config.allow_paths
         self._context = context or zmq.Context.instance()
-        self._queue = FairQueue(config.max_queue)
+        self._queue = FairQueue(config.max_queue, config.max_queue_per_client)
         self._workers = [Worker(i, g, self._queue, self._emit) for i, g in enumerate(generators)]
         self._models = _json_safe([g.describe() for g in generators])
         self._events: deque[tuple[Any, ...]] = deque()
@@ -85,6 +93,7 @@ class Server:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._active: dict[tuple[bytes, str], Job] = {}
+        self._away: dict[bytes, float] = {}  # vanished clients -> when their jobs are given up
         self._answers = AnswerCache(config.result_cache_bytes, config.result_ttl_s)
         self._counts = {"completed": 0, "failed": 0, "cancelled": 0, "rejected": 0}
         self._limits = IntakeLimits(config.max_seconds, config.max_result_bytes, self.allow_paths)
@@ -168,9 +177,11 @@ class Server:
     def _shutdown(self, poller: zmq.Poller) -> None:
         log.info("shutting down: answering %d queued job(s), stopping %d running",
                  len(self._queue), sum(j.state == "running" for j in self._active.values()))
-        for job in self._queue.close():
+        parked = [j for j in self._active.values() if j.state == "parked"]
+        for job in [*self._queue.close(), *parked]:
             job.cancel(protocol.SHUTTING_DOWN)
-            self._finish_failed(job, protocol.SHUTTING_DOWN, "the daemon is shutting down; submit again later")
+            self._finish_failed(job, protocol.SHUTTING_DOWN, "the daemon is shutting down; submit again later",
+                                send=job.state != "parked")
         for job in list(self._active.values()):
             job.cancel(protocol.SHUTTING_DOWN)
         deadline = time.monotonic() + self.config.shutdown_grace_s
@@ -220,6 +231,11 @@ class Server:
                     self._send_progress(job)
                 elif kind == "done":
                     self._finish_done(job, rest[0])
+                elif rest[0] == protocol.CLIENT_GONE and job.cancel_message == _FREED:
+                    job.park()  # stopped to free the worker; runs again when its client returns
+                    if job.client not in self._away:  # ... which it did meanwhile
+                        job.state = "queued"
+                        self._queue.put(job, force=True)
                 else:
                     self._finish_failed(job, rest[0], rest[1])
             except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be encoded
@@ -228,6 +244,17 @@ class Server:
                     self._finish_failed(job, protocol.INTERNAL, f"could not deliver the result: {type(exc).__name__}")
 
     def _heartbeat(self) -> None:
+        now = time.monotonic()
+        for client in [c for c, deadline in self._away.items() if deadline <= now]:
+            self._give_up(client)
+        for job in list(self._active.values()):
+            if job.state == "running" and not job.token.cancelled and job.started is not None \
+                    and now - job.started > self.config.job_timeout_s:
+                log.warning("job %s ran past the time limit of %.0f s: stopping it", job.id, self.config.job_timeout_s)
+                job.cancel(protocol.TIME_LIMIT, f"the job ran longer than this daemon's limit of "
+                           f"{self.config.job_timeout_s:g} s (mfmjt serve --job-timeout)")
+        # Progress to every job's client; to an away client it doubles as the probe that
+        # notices its return (the send succeeds again).
         for job in list(self._active.values()):
             if self._active.get(job.key) is job:
                 self._send_progress(job)
@@ -239,6 +266,8 @@ class Server:
         frames = protocol.encode({**header, "instance": self.instance}, blobs)
         try:
             self._socket.send_multipart([client, *frames], flags=zmq.NOBLOCK, copy=False)
+            if client in self._away:
+                self._client_back(client)
             return True
         except zmq.Again:
             log.warning("client %s is not reading; dropped a %r message", _who(client), header.get("op"))
@@ -264,11 +293,55 @@ class Server:
         self._send(job.client, header)
 
     def _client_gone(self, client: bytes) -> None:
+        """A send found no connection for `client`. Its jobs wait `reconnect_grace_s` for it to
+        come back (same routing id): waiting ones leave the queue, a running one keeps running
+        until another job waits for the worker (`_free_workers`)."""
+        if client in self._away:
+            return
+        jobs = [j for j in self._active.values() if j.client == client]
+        if self.config.reconnect_grace_s <= 0:
+            self._away[client] = time.monotonic()
+            self._give_up(client)
+            return
+        self._away[client] = time.monotonic() + self.config.reconnect_grace_s
+        log.info("client %s went away: keeping its %d job(s) for %g s", _who(client), len(jobs),
+                 self.config.reconnect_grace_s)
+        for job in jobs:
+            if self._queue.remove(job):
+                job.park()
+        self._free_workers()
+
+    def _free_workers(self) -> None:
+        """Stop the running jobs of away clients while other jobs wait for a worker."""
+        if not len(self._queue):
+            return
+        for job in list(self._active.values()):
+            if job.state == "running" and job.client in self._away and not job.token.cancelled:
+                log.info("client %s went away: stopping its job %s to free the worker", _who(job.client), job.id)
+                job.cancel(protocol.CLIENT_GONE, _FREED)
+
+    def _client_back(self, client: bytes) -> None:
+        """`client` reached us again within the grace: its parked jobs queue again, in order."""
+        del self._away[client]
+        parked = sorted((j for j in self._active.values() if j.client == client and j.state == "parked"),
+                        key=lambda j: j.submitted)
+        for job in parked:
+            job.state = "queued"
+            self._queue.put(job, force=True)
+        log.info("client %s is back: %d job(s) queued again", _who(client), len(parked))
+
+    def _give_up(self, client: bytes) -> None:
+        """The grace is over: cancel the client's jobs. Their error answers are kept, so a
+        request re-sent later gets `client_gone` instead of a second run."""
+        self._away.pop(client, None)
         for job in [j for j in self._active.values() if j.client == client]:
             log.info("client %s went away: cancelling its job %s", _who(client), job.id)
             job.cancel(protocol.CLIENT_GONE)
-            if self._queue.remove(job):
-                self._finish_failed(job, protocol.CLIENT_GONE, "the client went away", send=False)
+            job.cancel_code = protocol.CLIENT_GONE  # also over a stop that freed the worker
+            job.cancel_message = (f"the client went away and did not come back within "
+                                  f"{self.config.reconnect_grace_s:g} s")
+            if job.state == "parked" or self._queue.remove(job):
+                self._finish_failed(job, protocol.CLIENT_GONE, job.cancel_message, send=False)
 
     # ---- finishing jobs ---------------------------------------------------------------------
 
@@ -300,11 +373,10 @@ class Server:
         log.log(logging.INFO if job.token.cancelled else logging.WARNING,
                 "job %s from %s failed (%s): %s", job.id, _who(job.client), code, message)
         header = {"op": "error", "job": job.id, "code": code, "message": message, "about": "generate"}
-        self._finish(job, "failed", header, [], send=send)
+        self._finish(job, "failed", header, [], send=send and code != protocol.CLIENT_GONE)
 
     def _finish(self, job: Job, state: str, header: dict, blobs: list, *, send: bool = True) -> None:
-        if job.state == "queued":  # never reached a worker, which would delete the file itself
-            job.discard_temp_file()
+        job.discard_temp_file()  # before the answer leaves: no upload outlives its job
         job.state = state
         self._active.pop(job.key, None)
         self._answers.put(job.key, Answer(job.fingerprint, state, header, blobs))
@@ -315,6 +387,8 @@ class Server:
 
     def _handle(self, frames: list[zmq.Frame]) -> None:
         client = frames[0].bytes
+        if client in self._away:  # anything it sends means it is back
+            self._client_back(client)
         if len(frames) < 2:
             return
         if len(frames[1]) == 0:  # a REQ socket: answer inside its envelope so it is not stuck
@@ -323,6 +397,7 @@ class Server:
             with contextlib.suppress(zmq.ZMQError):
                 self._socket.send_multipart([client, b"", *reply], flags=zmq.NOBLOCK)
             return
+        message = None
         try:
             message = protocol.decode(frames[1:], max_blob_bytes=self.config.max_message_bytes)
             fields = protocol.parse_request(message)
@@ -333,7 +408,9 @@ class Server:
             self._send_error(client, exc.code, exc.message, job=exc.job, req=exc.req)
         except Exception as exc:  # noqa: BLE001 - answer, log and keep serving
             log.exception("internal error while handling a request from %s", _who(client))
-            self._send_error(client, protocol.INTERNAL, f"internal error: {type(exc).__name__}")
+            job = message.header.get("job") if message is not None else None
+            self._send_error(client, protocol.INTERNAL, f"internal error: {type(exc).__name__}",
+                             job=job if isinstance(job, str) else None)
 
     def _reply(self, client: bytes, message: protocol.Message, header: dict) -> None:
         if "req" in message.header:
@@ -350,7 +427,10 @@ class Server:
             "paths": self.allow_paths,
             "limits": {"max_message_bytes": self.config.max_message_bytes,
                        "max_header_bytes": protocol.MAX_HEADER_BYTES, "max_queue": self.config.max_queue,
-                       "max_seconds": self.config.max_seconds, "max_result_bytes": self.config.max_result_bytes},
+                       "max_seconds": self.config.max_seconds, "max_result_bytes": self.config.max_result_bytes,
+                       "max_queue_per_client": self.config.max_queue_per_client,
+                       "job_timeout_s": self.config.job_timeout_s,
+                       "reconnect_grace_s": self.config.reconnect_grace_s},
         })
 
     def _op_status(self, client: bytes, message: protocol.Message, fields: dict) -> None:
@@ -369,7 +449,8 @@ class Server:
         header = {"op": "status", "job": job_id}
         job = self._active.get((client, job_id))
         if job is not None:
-            header.update(state=job.state, stage=job.stage, fraction=round(job.fraction, 4))
+            state = "queued" if job.state == "parked" else job.state
+            header.update(state=state, stage=job.stage, fraction=round(job.fraction, 4))
             if job.state == "queued":
                 header["position"] = self._queue.position(job)
         else:
@@ -383,7 +464,7 @@ class Server:
             self._reply(client, message, self._job_status(client, fields["job"]) | {"op": "cancel"})
             return
         job.cancel()
-        if self._queue.remove(job):
+        if job.state == "parked" or self._queue.remove(job):
             self._reply(client, message, {"op": "cancel", "job": job.id, "state": "cancelled"})
             self._finish_failed(job, protocol.CANCELLED, "cancelled before it started")
         else:  # running: the worker answers once the generator stops
@@ -405,6 +486,8 @@ class Server:
         if self._stop_requested:
             raise protocol.ProtocolError(protocol.SHUTTING_DOWN, "the daemon is shutting down", job=key[1])
         request, temp_file = build_request(message, fields, self._limits, self._uploads)
+        if request.seed is None:  # drawn now, so a run restarted after a reconnect gives the same audio
+            request = dataclasses.replace(request, seed=secrets.randbelow(2**31))
         job = Job(client, key[1], request, print_, temp_file)
         try:
             position = self._queue.put(job)
@@ -412,5 +495,6 @@ class Server:
             job.discard_temp_file()
             raise protocol.ProtocolError(protocol.BUSY, f"{exc}; try again later", job=job.id) from None
         self._active[key] = job
+        self._free_workers()
         log.debug("job %s from %s queued at %d", job.id, _who(client), position)
         self._send(client, {"op": "accepted", "job": job.id, "duplicate": False, "position": position})

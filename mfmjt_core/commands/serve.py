@@ -22,12 +22,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keys", metavar="DIR", nargs="?", const="", help="use CURVE with the daemon keys in DIR "
                         "(default folder when DIR is left out; see `mfmjt keys`)")
     parser.add_argument("--max-queue", type=int, default=64, help="waiting jobs before 'busy' (default 64)")
+    parser.add_argument("--max-queue-per-client", type=_at_least(1, int), default=16, metavar="N",
+                        help="waiting jobs of one client before 'busy' (default 16)")
+    parser.add_argument("--job-timeout", type=_at_least(0.001, float), default=3600.0, metavar="SECONDS",
+                        help="stop a job running longer than this, error 'time_limit' (default 3600)")
+    parser.add_argument("--reconnect-grace", type=_at_least(0.0, float), default=30.0, metavar="SECONDS",
+                        help="keep a vanished client's jobs this long for it to reconnect with the same "
+                        "identity; 0 cancels them at once (default 30)")
     parser.add_argument("--max-message-mb", type=int, default=512, help="largest request accepted (default 512)")
     parser.add_argument("--max-seconds", type=float, default=600.0, help="longest range or duration (default 600)")
     parser.add_argument("--heartbeat", type=float, default=2.0, help="seconds between keepalives (default 2)")
     parser.add_argument("--allow-paths", action=argparse.BooleanOptionalAction, default=None,
                         help="accept local video paths (default: only on a loopback or ipc bind)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def _at_least(low: float, kind: type):
+    """An argparse type: a finite number of `kind` >= low (a bad value is a usage error)."""
+    def parse(text: str):
+        import math
+
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < low:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {low:g}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def devices_for(device: str, workers: int | None) -> list[str]:
@@ -82,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
         log.info("loading model %s on %s", args.model or "(embedded default)", device)
         generators.append(Generator.load(args.model, device=device, max_duration=args.max_seconds))
     config = ServerConfig(bind=bind, keys=keys, max_message_bytes=args.max_message_mb * 2**20,
-                          max_queue=args.max_queue, max_seconds=args.max_seconds, heartbeat_s=args.heartbeat,
+                          max_queue=args.max_queue, max_queue_per_client=args.max_queue_per_client,
+                          job_timeout_s=args.job_timeout, reconnect_grace_s=args.reconnect_grace,
+                          max_seconds=args.max_seconds, heartbeat_s=args.heartbeat,
                           allow_paths=args.allow_paths)
     server = Server(generators, config)
     try:

@@ -26,17 +26,17 @@ class DaemonProcess:
     """`python -m mfmjt_core serve ...` in a subprocess, stderr captured to a file."""
 
     def __init__(self, folder: Path, *args: str, host: str = "127.0.0.1", port: int | None = None,
-                 env: dict | None = None) -> None:
+                 env: dict | None = None, temp_root: Path | None = None, wrapper: tuple[str, ...] = ()) -> None:
         self.port = port or free_port(host)
         self.address = f"tcp://{host}:{self.port}"
         self.log_path = folder / f"daemon-{self.port}-{time.monotonic_ns()}.log"
         bind = ["--port", str(self.port)] if host == "127.0.0.1" else ["--bind", self.address]
         self.args = ["serve", "--model", "tiny-random", *bind, "--heartbeat", "0.5", "--log-level", "debug", *args]
-        self.temp_root = folder / f"tmp-{self.port}-{time.monotonic_ns()}"  # where uploads go
-        self.temp_root.mkdir()
+        self.temp_root = temp_root or folder / f"tmp-{self.port}-{time.monotonic_ns()}"  # where uploads go
+        self.temp_root.mkdir(exist_ok=True)
         env = {**(env or os.environ), "TMPDIR": str(self.temp_root)}
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "mfmjt_core", *self.args], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([*wrapper, sys.executable, "-m", "mfmjt_core", *self.args], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=log, env=env)
 
     def log(self) -> str:
