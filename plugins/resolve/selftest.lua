@@ -154,8 +154,8 @@ end
 
 local function check_markers(s)
   if not s.placed then return result("markers", "SKIP", "the scratch timeline is empty (the append check failed)") end
-  local relative_ok = s.timeline:AddMarker(MARK_IN, "Blue", "mfmjt-selftest", "relative", 1)
-  local absolute_ok = s.timeline:AddMarker(s.start + MARK_IN, "Blue", "mfmjt-selftest", "absolute", 1)
+  local relative_ok = s.timeline:AddMarker(MARK_IN, "Blue", "mfmjt-selftest", "relative", 1, "")
+  local absolute_ok = s.timeline:AddMarker(s.start + MARK_IN, "Blue", "mfmjt-selftest", "absolute", 1, "")
   local notes, frames = {}, {}
   for frame, marker in pairs(s.timeline:GetMarkers() or {}) do
     notes[round(frame)] = type(marker) == "table" and marker.note or nil

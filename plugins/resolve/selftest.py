@@ -176,8 +176,8 @@ def check_marks(s: Scratch) -> Check:
 def check_markers(s: Scratch) -> Check:
     if not s.placed:
         return Check("markers", SKIP, "the scratch timeline is empty (the append check failed)")
-    relative_ok = s.timeline.AddMarker(MARK_IN, "Blue", "mfmjt-selftest", "relative", 1)
-    absolute_ok = s.timeline.AddMarker(s.start + MARK_IN, "Blue", "mfmjt-selftest", "absolute", 1)
+    relative_ok = s.timeline.AddMarker(MARK_IN, "Blue", "mfmjt-selftest", "relative", 1, "")
+    absolute_ok = s.timeline.AddMarker(s.start + MARK_IN, "Blue", "mfmjt-selftest", "absolute", 1, "")
     markers = s.timeline.GetMarkers() or {}
     frames = sorted(_frames(f) for f in markers)
     notes = {_frames(f): (m or {}).get("note") for f, m in markers.items()}

@@ -117,13 +117,18 @@ def test_install_fills_templates_and_uninstall_removes_them(tmp_path, daemon_add
     assert f"LIB_DIR = {str(lib)!r}" in python_script and "@MFMJT" not in python_script
     lua_script = (scripts / "MF-MJT Sound (Lua).lua").read_text()
     assert "@MFMJT" not in lua_script and f"[==[{lib / 'resolve.json'}]==]" in lua_script
+    selftest = (scripts / "MF-MJT Self-test.py").read_text()
+    assert f"LIB_DIR = {str(lib)!r}" in selftest and "mfmjt_resolve.selftest" in selftest
+    selftest_lua = (scripts / "MF-MJT Self-test (Lua).lua").read_text()
+    assert "@MFMJT" not in selftest_lua and f"[==[{lib / 'renders'}]==]" in selftest_lua
     assert sorted(p.name for p in (lib / "mfmjt_client").iterdir()) == [
         "__init__.py", "client.py", "events.py", "job_state.py", "mfmjt_schema", "protocol.py", "wav.py"]
     settings = json.loads((lib / "resolve.json").read_text())
     assert settings["address"] == daemon_address and settings["bridge_command"][-1] == "resolve-bridge"
     # the copied client and package import with the standard library + pyzmq only (no mfmjt_core)
     # (and the request schema from its own copy, not from an installed mfmjt)
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import mfmjt_resolve.sound_for_range, mfmjt_client.client; "
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import mfmjt_resolve.sound_for_range, "
+            "mfmjt_resolve.selftest, mfmjt_client.client; "
             "print(sorted(m for m in sys.modules if m.startswith(('mfmjt_core', 'torch', 'numpy'))), "
             "mfmjt_client.protocol.schema.__name__)")
     probe = subprocess.run([sys.executable, "-c", code, str(lib)], capture_output=True, text=True, timeout=60)
