@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="global batch (default 16)")
     parser.add_argument("--lr", type=float, help="learning rate (default 3e-4)")
     parser.add_argument("--minutes", type=float, help="time box: stop early and export")
+    parser.add_argument("--session-minutes", type=float, metavar="MIN",
+                        help="stop after MIN minutes with a checkpoint and exit status 75 (as on SIGTERM); "
+                             "the same command again continues exactly where it stopped")
     parser.add_argument("--teacher-steps", type=int,
                         help="Euler steps of the teacher's solutions (default: its own, or 25)")
     parser.add_argument("--guidance", type=float, help="teacher's guidance scale (default: its own; 1 = none)")
@@ -50,6 +53,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    from mfmjt_core.training.loop import EXIT_RESUMABLE, StopRequest, TrainingStopped
+
+    session_deadline = time.monotonic() + args.session_minutes * 60 if args.session_minutes else None
+    try:
+        with StopRequest():  # SIGTERM at any point of the run: checkpoint, exit 75
+            return _run(args, session_deadline)
+    except TrainingStopped as stopped:
+        print(f"{stopped}; run the same command again to continue", file=sys.stderr)
+        return EXIT_RESUMABLE
+
+
+def _run(args: argparse.Namespace, session_deadline: float | None) -> int:
     import os
 
     from mfmjt_core.training.config import apply_overrides
@@ -84,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         name = Path(args.teacher).stem if args.teacher.endswith(".safetensors") else args.teacher
         student = run_distill(teacher, args.data, Path(args.out or f"runs/distill-{name}"), settings=settings,
                               config=config, device=args.device, workers=args.workers, minutes=args.minutes,
-                              captions=not args.no_captions)
+                              captions=not args.no_captions, session_deadline=session_deadline)
     except ValueError as exc:
         raise DistillDataError(str(exc)) from exc
     if int(os.environ.get("RANK", "0")) == 0:

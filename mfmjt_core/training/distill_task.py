@@ -229,9 +229,11 @@ def run_distill(
     captions: bool = True,
     progress: Callable[[dict], None] | None = None,
     stop_after: int | None = None,
+    session_deadline: float | None = None,
 ) -> Path:
     """Encode the data, train the student (resuming a run folder's checkpoint), export it.
-    Returns the student's path (written once the steps or the time box are done)."""
+    Returns the student's path (written once the steps or the time box are done);
+    `session_deadline` or SIGTERM checkpoint and raise `TrainingStopped` (see `loop.train`)."""
     from mfmjt_core.training.loop import print_progress, train
 
     clock = time.monotonic()
@@ -256,4 +258,4 @@ def run_distill(
             task.export_teacher(out / TEACHER_FILE)
     deadline = clock + minutes * 60 if minutes is not None else None
     return train(task, config, out, device=device, workers=workers, progress=progress or print_progress,
-                 deadline=deadline, stop_after=stop_after)
+                 deadline=deadline, stop_after=stop_after, session_deadline=session_deadline)

@@ -118,6 +118,16 @@ def test_resumed_run_equals_an_uninterrupted_one(teacher_file, data, tmp_path):
     assert len(losses) == 4  # steps 1-2 before the stop, 3-4 after the resume
 
 
+def test_a_session_stops_with_a_checkpoint_and_the_same_command_continues(teacher_file, data, tmp_path):
+    out = tmp_path / "run"
+    assert main(_distill_args(teacher_file, data, out, "--session-minutes", "1e-6")) == 75
+    assert (out / "train_state.pt").exists() and not (out / "model.safetensors").exists()
+    assert main(_distill_args(teacher_file, data, out)) == 0
+    steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()
+             if "loss" in json.loads(line)]
+    assert steps == [1, 2, 3, 4] and (out / "model.safetensors").exists()
+
+
 def test_two_processes_under_torchrun_match_one(teacher_file, data, tmp_path):
     from tests.scale.helpers import torchrun
 
