@@ -71,6 +71,14 @@ local function quote(text)
   return quote_posix(text)
 end
 
+-- The line io.popen runs: the bridge, its request file, stderr into stdout. On Windows io.popen
+-- runs `cmd.exe /c LINE`, which removes the first and the last quote of LINE: hence one more pair.
+local function bridge_line(request_path)
+  local command = BRIDGE_COMMAND .. " --request " .. quote(request_path) .. " 2>&1"
+  if WINDOWS then return '"' .. command .. '"' end
+  return command
+end
+
 -- A JSON string: quotes, backslashes and control characters escaped, other bytes (UTF-8) as is.
 local function json_string(text)
   local escapes = {['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
@@ -231,9 +239,7 @@ local function generate(video, r, timeline_name, prompt)
   if not file then fail("cannot write the request file " .. request_path) end
   file:write(json_object(request))
   file:close()
-  local command = BRIDGE_COMMAND .. " --request " .. quote(request_path) .. " 2>&1"
-  if WINDOWS then command = '"' .. command .. '"' end  -- cmd /c strips the first and the last quote
-  local pipe = io.popen(command, "r")
+  local pipe = io.popen(bridge_line(request_path), "r")
   if not pipe then os.remove(request_path) fail("cannot run the MF-MJT bridge: " .. BRIDGE_COMMAND) end
   local wav, seed, problem, last = nil, nil, nil, {}
   local stages = {}

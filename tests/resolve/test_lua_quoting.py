@@ -44,14 +44,23 @@ NEWLINES = ["line\nbreak", "cr\rhere"]
 
 # ---- the Lua functions, taken from the script itself -----------------------------------------
 
+WINDOWS_BRIDGE = [r"C:\Users\A&B (x) 100%\^py!\python.exe", "-m", "mfmjt_core", "resolve-bridge"]
+
+
+def _quoting_block(lua, windows: bool, bridge_command: str = ""):
+    text = LUA_TEMPLATE.read_text(encoding="utf-8")
+    block = text[text.index("-- BEGIN command-line quoting"):text.index("-- END command-line quoting")]
+    functions = lua.lua.execute(
+        f"local WINDOWS = {'true' if windows else 'false'}\nlocal BRIDGE_COMMAND = [==[{bridge_command}]==]\n"
+        + block + "\nreturn {posix = quote_posix, windows = quote_windows, json = json_string, "
+        "object = json_object, line = bridge_line}")
+    return {name: functions[name] for name in ("posix", "windows", "json", "object", "line")}
+
+
 @pytest.fixture
 def lua_quoting(lua):
     """The script's quoting block run on its own; returns its functions (as Python callables)."""
-    text = LUA_TEMPLATE.read_text(encoding="utf-8")
-    block = text[text.index("-- BEGIN command-line quoting"):text.index("-- END command-line quoting")]
-    functions = lua.lua.execute("local WINDOWS = false\n" + block + "\nreturn {posix = quote_posix, "
-                                "windows = quote_windows, json = json_string, object = json_object}")
-    return {name: functions[name] for name in ("posix", "windows", "json", "object")}
+    return _quoting_block(lua, windows=False)
 
 
 def _sh_argv(line: str) -> list[str]:
@@ -149,13 +158,17 @@ def _msvcrt_argv(line: str) -> list[str]:
         args.append("".join(arg))
 
 
-def cmd_exe_argv(line: str, env: dict[str, str]) -> list[str]:
-    """argv of the program that `cmd.exe /c LINE` starts (see the module's docstring)."""
+def cmd_exe_argv(line: str, env: dict[str, str], redirect: str = "") -> list[str]:
+    """argv of the program that `cmd.exe /c LINE` starts (see the module's docstring); `redirect`
+    is a redirection the caller put at the end on purpose (taken off before parsing)."""
     if "\n" in line:
         raise Injected("a line feed ends the command")
     if line.startswith('"'):
         last = line.rindex('"')
         line = line[1:last] + line[last + 1:]
+    if redirect:
+        assert line.endswith(redirect), line
+        line = line[: -len(redirect)]
     return _msvcrt_argv(_cmd_phase2(_percent_expand(line, env)))
 
 
@@ -173,23 +186,24 @@ def test_the_cmd_model_catches_the_old_quoting():
 # ---- the quoting functions -------------------------------------------------------------------
 
 @pytest.mark.parametrize("text", HOSTILE)
-def test_posix_quoting_round_trips_through_sh(lua_quoting, text):
+def test_posix_quoting_round_trips_through_sh(lua, lua_quoting, text):
     from mfmjt_core.commands.install_resolve import shell_line
 
     assert _sh_argv(lua_quoting["posix"](text)) == [text]
     assert _sh_argv(shell_line([text, "x"], "linux")) == [text, "x"]
+    posix = _quoting_block(lua, windows=False, bridge_command=shell_line([f"/opt/{text}/python3", "-m", "m"]))
+    assert _sh_argv(posix["line"](text).removesuffix(" 2>&1")) == [f"/opt/{text}/python3", "-m", "m",
+                                                                    "--request", text]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
-def test_windows_quoting_round_trips_through_cmd_exe(lua_quoting, text):
+def test_windows_quoting_round_trips_through_cmd_exe(lua, lua_quoting, text):
     from mfmjt_core.commands.install_resolve import cmd_quote, shell_line
 
-    lua_quoted = lua_quoting["windows"](text)
-    assert lua_quoted == cmd_quote(text)  # one rule in the Lua script and in the installer
-    program = shell_line([r"C:\Users\A&B (x) 100%\^py!\python.exe", "-m", "mfmjt_core"], "win32")
-    line = '"' + program + " --request " + lua_quoted + '"'  # as the script hands it to io.popen
-    assert cmd_exe_argv(line, CMD_ENV) == [r"C:\Users\A&B (x) 100%\^py!\python.exe", "-m", "mfmjt_core",
-                                           "--request", text]
+    assert lua_quoting["windows"](text) == cmd_quote(text)  # one rule in the Lua script and the installer
+    windows = _quoting_block(lua, windows=True, bridge_command=shell_line(WINDOWS_BRIDGE, "win32"))
+    line = windows["line"](text)  # what the script hands to io.popen
+    assert cmd_exe_argv(line, CMD_ENV, redirect=" 2>&1") == [*WINDOWS_BRIDGE, "--request", text]
 
 
 @pytest.mark.parametrize("text", NEWLINES)
