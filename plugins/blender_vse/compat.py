@@ -41,6 +41,14 @@ def strips(scene: Any) -> list[Any]:
     return list(ed.strips if hasattr(ed, "strips") else ed.sequences)
 
 
+def all_strips(scene: Any) -> list[Any]:
+    """Every strip of the scene, those inside meta strips included."""
+    ed = editor(scene)
+    if ed is None:
+        return []
+    return list(ed.strips_all if hasattr(ed, "strips_all") else ed.sequences_all)
+
+
 def span(strip: Any) -> tuple[int, int]:
     """The frames a strip covers on the timeline, [start, end) after trimming."""
     if hasattr(strip, "left_handle"):  # 5.1+: the frame_final_* names are deprecated there

@@ -1,7 +1,8 @@
 """Render a frame range through the sequencer to a small silent MP4, then put every setting back.
 
 What the editor sees is what the model hears: the render includes trims, effects, transforms,
-text and retimed strips exactly as the preview shows them.
+text and retimed strips exactly as the preview shows them, the whole composition downscaled
+(tests/blender/test_blender_picture.py compares it with full-resolution renders).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import bpy
@@ -87,22 +89,93 @@ def settings_restored(scene: Any) -> Iterator[None]:
         restore(scene, saved)
 
 
-def preview_size(scene: Any, height: int) -> tuple[int, int]:
-    """The output size: the scene's aspect at most `height` pixels tall, never upscaled, even
-    dimensions (H.264 needs them)."""
+@dataclass(frozen=True)
+class RenderSize:
+    """The range render's frame: `width` x `height` pixels, made by rendering a canvas of
+    `resolution` at `percentage` %."""
+
+    width: int
+    height: int
+    percentage: int
+    resolution: tuple[int, int]
+
+
+def _growth(side: int, pct: int) -> int:
+    """The fewest pixels to add to a canvas side so that Blender's side * pct // 100 is even."""
+    grow = 0
+    while (side + grow) * pct // 100 % 2:
+        grow += 1
+    return grow
+
+
+def render_size(scene: Any, height: int) -> RenderSize:
+    """The scene's own canvas at a lower `resolution_percentage`: at most `height` pixels tall,
+    never above the user's percentage.
+
+    Lowering the percentage downscales the whole composition; shrinking resolution_x/y instead
+    would crop it, because strip transforms (offsets, crops, fitted scales) are in scene pixels.
+    Blender sizes the frame as resolution * percentage // 100 and its H.264 writer refuses odd
+    sides, so the largest percentage (at most 25 below the cap) giving even sides wins. Where
+    none does (999x555: every percentage gives an odd width) the canvas grows by the fewest
+    pixels that make the sides even at the cap: the picture stays centred, with a border of a
+    pixel or so at full resolution (well under one output pixel at 384 px high).
+    """
     r = scene.render
-    scale = r.resolution_percentage / 100.0
-    full_w, full_h = max(2, round(r.resolution_x * scale)), max(2, round(r.resolution_y * scale))
-    h = min(height, full_h)
-    w = full_w * h / full_h
-    return max(2, round(w / 2) * 2), max(2, round(h / 2) * 2)
+    res_x, res_y = r.resolution_x, r.resolution_y
+    top = max(1, min(r.resolution_percentage, height * 100 // res_y))
+    for pct in range(top, max(0, top - 25), -1):
+        w, h = res_x * pct // 100, res_y * pct // 100
+        if w >= 2 and h >= 2 and w % 2 == 0 and h % 2 == 0:
+            return RenderSize(w, h, pct, (res_x, res_y))
+    res_x, res_y = res_x + _growth(res_x, top), res_y + _growth(res_y, top)
+    return RenderSize(res_x * top // 100, res_y * top // 100, top, (res_x, res_y))
 
 
-def _configure(scene: Any, frames: FrameRange, stem: str, height: int) -> None:
+def preview_size(scene: Any, height: int) -> tuple[int, int]:
+    """The output size in pixels (see `render_size`)."""
+    size = render_size(scene, height)
+    return size.width, size.height
+
+
+def _scale_pixel_sizes(scene: Any, factor: float, put: Any, seen: set[str]) -> None:
+    """Scale what Blender keeps in output pixels and does not scale with the percentage itself
+    (measured in 4.5 and 5.0): Gaussian blur sizes, and the percentage a scene strip's scene is
+    rendered at (its picture would otherwise come in at full size and be cropped). Strips inside
+    meta strips and inside those scenes count too; each scene is scaled once."""
+    seen.add(scene.name)
+    for strip in compat.all_strips(scene):
+        if strip.type == "GAUSSIAN_BLUR":
+            put(strip, "size_x", strip.size_x * factor)
+            put(strip, "size_y", strip.size_y * factor)
+        elif strip.type == "SCENE" and strip.scene is not None and strip.scene.name not in seen:
+            inner = strip.scene
+            put(inner.render, "resolution_percentage", max(1, round(inner.render.resolution_percentage * factor)))
+            _scale_pixel_sizes(inner, factor, put, seen)
+
+
+@contextmanager
+def pixel_sizes_scaled(scene: Any, factor: float) -> Iterator[None]:
+    """`_scale_pixel_sizes` for the duration of the block; every value is put back on the way out."""
+    changed: list[tuple[Any, str, Any]] = []
+
+    def put(struct: Any, name: str, value: Any) -> None:
+        changed.append((struct, name, getattr(struct, name)))
+        setattr(struct, name, value)
+
+    try:
+        if factor != 1.0:
+            _scale_pixel_sizes(scene, factor, put, set())
+        yield
+    finally:
+        for struct, name, value in reversed(changed):
+            setattr(struct, name, value)
+
+
+def _configure(scene: Any, frames: FrameRange, stem: str, size: RenderSize) -> None:
     r = scene.render
     scene.frame_start, scene.frame_end, scene.frame_step = frames.start, frames.end - 1, 1
-    r.resolution_x, r.resolution_y = preview_size(scene, height)
-    r.resolution_percentage = 100
+    r.resolution_x, r.resolution_y = size.resolution  # the canvas stays: scaled, not cropped
+    r.resolution_percentage = size.percentage
     r.use_sequencer = True
     r.use_compositing = False
     r.use_border = False  # a border would crop what the model sees
@@ -132,8 +205,9 @@ def render_range(scene: Any, frames: FrameRange, folder: str, height: int = 384)
         raise RenderError(f"Frames {frames.start}-{frames.end - 1} show no picture: select strips with "
                           "picture, or use Generate from Prompt.")
     stem = os.path.join(folder, "range_")
-    with settings_restored(scene):
-        _configure(scene, frames, stem, height)
+    size = render_size(scene, height)
+    with settings_restored(scene), pixel_sizes_scaled(scene, size.percentage / 100):
+        _configure(scene, frames, stem, size)
         path = scene.render.frame_path(frame=frames.start)
         try:
             bpy.ops.render.render(animation=True, scene=scene.name)

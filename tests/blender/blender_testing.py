@@ -89,6 +89,36 @@ def add_color(scene, channel: int, start: int, end: int, select: bool = False):
     return strip
 
 
+def add_effect(scene, kind: str, channel: int, start: int, end: int, **inputs):
+    """An effect strip (TEXT, GAUSSIAN_BLUR, GLOW, ...) covering [start, end)."""
+    collection = _collection(scene)
+    where = {"name": kind.lower(), "type": kind, "channel": channel, "frame_start": start, **inputs}
+    try:
+        return collection.new_effect(**where, length=end - start)
+    except TypeError:  # before 5.0 the end was given as frame_end
+        return collection.new_effect(**where, frame_end=end)
+
+
+def add_scene_strip(scene, inner, channel: int, start: int):
+    """A scene strip showing `inner`'s sequencer."""
+    strip = _collection(scene).new_scene(name=inner.name[:60], scene=inner, channel=channel, frame_start=start)
+    strip.scene_input = "SEQUENCER"
+    return strip
+
+
+def add_movie_like_menu(scene, path: str, channel: int, frame_start: int):
+    """A movie strip added the way Add > Movie adds it: fitted to the scene with the sequencer
+    tool settings' fit method (Scale to Fit by default), so small footage gets a scale > 1."""
+    fit = scene.tool_settings.sequencer_tool_settings.fit_method
+    return _collection(scene).new_movie(name=Path(path).stem, filepath=path, channel=channel,
+                                        frame_start=frame_start, fit_method=fit)
+
+
+def _collection(scene):
+    ed = scene.sequence_editor
+    return ed.strips if hasattr(ed, "strips") else ed.sequences
+
+
 def sound_strips(scene) -> list:
     return sorted((s for s in strips(scene) if s.type == "SOUND"), key=lambda s: s.channel)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from blender_testing import add_color, add_movie, import_bpy, span
+from blender_testing import add_color, add_effect, add_movie, add_scene_strip, import_bpy, span
 
 bpy = import_bpy()
 
@@ -75,9 +75,26 @@ def test_render_restores_every_setting(extension, scene, videos, tmp_path):
     assert changed == {}
     assert path.endswith(".mp4") and str(tmp_path) in path
     count, width, height, fps = _load_movie(scene, path)
-    # exactly the range; the scene's 1280x720 at 50% is 640x360, scaled to 48 px high
-    assert (count, width, height) == (24, 86, 48)
+    # exactly the range; 1280x720 at most 48 px high with even sides: 5 % = 64x36
+    assert (count, width, height) == (24, 64, 36)
     assert fps == pytest.approx(24.0)
+
+
+def test_render_restores_scaled_blur_and_scene_strip_percentage(extension, scene, videos, tmp_path):
+    # The render scales pixel-sized settings with its percentage (blur sizes, the percentage a
+    # scene strip's scene renders at); the user's values come back afterwards.
+    movie = add_movie(scene, videos["24"], channel=1, frame_start=1)
+    blur = add_effect(scene, "GAUSSIAN_BLUR", channel=2, start=1, end=20, input1=movie)
+    blur.size_x, blur.size_y = 12.5, 3.0
+    inner = bpy.data.scenes.new("inner for the restore test")
+    inner.render.resolution_percentage = 80
+    try:
+        add_scene_strip(scene, inner, channel=3, start=30)
+        extension.render.render_range(scene, extension.timeline.FrameRange(1, 4, "scene"), str(tmp_path), height=64)
+        assert (blur.size_x, blur.size_y) == (12.5, 3.0)
+        assert inner.render.resolution_percentage == 80
+    finally:
+        bpy.data.scenes.remove(inner)
 
 
 def test_render_of_a_fresh_scene_changes_only_the_unset_preset(extension, scene, tmp_path):
@@ -104,7 +121,7 @@ def test_render_at_2997_keeps_the_rate(extension, scene, videos, tmp_path):
     add_movie(scene, videos["2997"], channel=1, frame_start=1)
     path = extension.render.render_range(scene, extension.timeline.FrameRange(1, 31, "scene"), str(tmp_path), 64)
     count, _w, height, fps = _load_movie(scene, path)
-    assert (count, height) == (30, 64)
+    assert (count, height) == (30, 54)  # 1920x1080 at 5 %: the largest percentage under 64 px
     assert fps == pytest.approx(30000 / 1001, abs=1e-3)
 
 

@@ -74,12 +74,15 @@ def test_strip_names_carry_prompt_and_seed_within_blenders_limit(extension):
 
 
 @pytest.mark.parametrize("size, percent, height, expected", [
-    ((1920, 1080), 100, 384, (682, 384)),
-    ((1280, 720), 50, 384, (640, 360)),  # already smaller: never upscaled
-    ((1080, 1920), 100, 384, (216, 384)),  # portrait
-    ((999, 555), 100, 100, (180, 100)),  # even sizes for H.264
+    ((1920, 1080), 100, 384, (672, 378, 35, (1920, 1080))),
+    ((1280, 720), 50, 384, (640, 360, 50, (1280, 720))),  # already smaller: never upscaled
+    ((1080, 1920), 100, 384, (216, 384, 20, (1080, 1920))),  # portrait
+    ((1001, 563), 100, 384, (680, 382, 68, (1001, 563))),  # a lower percentage gives even sides
+    ((999, 555), 100, 100, (180, 100, 18, (1000, 556))),  # none does: one pixel more canvas
 ])
-def test_preview_size(extension, scene, size, percent, height, expected):
+def test_render_size(extension, scene, size, percent, height, expected):
     scene.render.resolution_x, scene.render.resolution_y = size
     scene.render.resolution_percentage = percent
-    assert extension.render.preview_size(scene, height) == expected
+    got = extension.render.render_size(scene, height)
+    assert (got.width, got.height, got.percentage, got.resolution) == expected
+    assert extension.render.preview_size(scene, height) == expected[:2]
