@@ -38,8 +38,9 @@ def _user_state(resolve):
 
 
 @pytest.fixture
-def scratch_tmp(tmp_path, monkeypatch):
-    """The self-test's temporary folder goes under tmp_path, to see it removed."""
+def scratch_tmp(installed, tmp_path, monkeypatch):
+    """The self-test's temporary folder goes under tmp_path, to see it removed (and mfmjt_resolve
+    imports from the installed copy, as in the other Resolve tests)."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     return tmp_path
 
@@ -84,7 +85,7 @@ def test_each_quirk_fails_its_check_and_says_what_it_saw(quirk, scratch_tmp):
     assert after == before
 
 
-def test_a_refused_scratch_timeline_is_one_message():
+def test_a_refused_scratch_timeline_is_one_message(installed):
     from mfmjt_resolve.selftest import main
 
     resolve = Resolve(timeline_23976())
