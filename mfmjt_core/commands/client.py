@@ -55,16 +55,14 @@ def _progress_printer(quiet: bool):
 
 
 def run(args: argparse.Namespace) -> int:
-    from mfmjt_daemon.client import Client, DaemonError, write_wav
+    from mfmjt_core.commands.generate import check_outputs, request_fields
+    from mfmjt_core.media.output_set import write_audio_set
+    from mfmjt_daemon.client import Client, DaemonError
+    from mfmjt_daemon.events import levels_text
 
     address = args.address or (f"tcp://127.0.0.1:{args.port}" if args.port else None)
-    from mfmjt_core.commands.generate import request_fields
-
     params = request_fields(args)
-    if args.video is not None:
-        if not Path(args.video).is_file():
-            print(f"mfmjt client: {args.video} is not a file", file=sys.stderr)
-            return 3
+    paths = check_outputs(args)  # before anything is sent: a bad name must not cost a generation
     try:
         with Client(address, timeout=args.timeout, server_key=args.server_key, client_key=args.client_key) as client:
             result = client.generate(args.video, progress=_progress_printer(args.quiet), send=args.send, **params)
@@ -78,14 +76,13 @@ def run(args: argparse.Namespace) -> int:
         return _exit_code(exc.code)
     if not args.quiet and sys.stderr.isatty():
         print(file=sys.stderr)
-    from mfmjt_core.commands.generate import output_paths
-
-    paths = [write_wav(p, result, i) for i, p in enumerate(output_paths(args.output, result.variations))]
+    write_audio_set(paths[:result.variations], list(result.to_numpy()), result.sample_rate, subtype="PCM_24")
     if args.json:
         meta = {k: v for k, v in result.header.items() if k not in ("frames", "v", "op", "instance")}
         print(json.dumps({**meta, "files": [str(p) for p in paths]}, indent=2))
     else:
-        for path, seed in zip(paths, result.seeds):
+        levels = result.levels or [None] * len(paths)
+        for path, seed, level in zip(paths, result.seeds, levels):
             print(f"{path}  (seed {seed}, {result.samples / result.sample_rate:.2f} s, {result.sample_rate} Hz, "
-                  f"{result.channels} ch)")
+                  f"{result.channels} ch{'' if level is None else ', ' + levels_text(level)})")
     return 0

@@ -59,8 +59,52 @@ def request_fields(args: argparse.Namespace) -> dict:
 
 def output_paths(output: str | Path, count: int) -> list[Path]:
     """out.wav for one take; out.wav, out_2.wav, ... for several."""
-    first = Path(output)
+    first = Path(output).expanduser()
     return [first] + [first.with_name(f"{first.stem}_{i}{first.suffix}") for i in range(2, count + 1)]
+
+
+def check_outputs(args: argparse.Namespace, suffixes=(".wav", ".flac")) -> list[Path]:
+    """The output files, checked before any work (UsageError): supported names, folders that
+    exist and take a new file; the video exists (MediaError) when one is given."""
+    from mfmjt_core.media.errors import MediaNotFoundError
+    from mfmjt_core.media.output_set import OutputPathError, check_output_paths
+
+    if args.video is not None and not Path(args.video).expanduser().is_file():
+        raise MediaNotFoundError(f"{args.video} is not a file")
+    paths = output_paths(args.output, args.variations)
+    try:
+        check_output_paths(paths, suffixes)
+        if getattr(args, "mux", None):
+            from mfmjt_core.media.writer import VIDEO_SUFFIXES
+
+            check_output_paths([Path(args.mux).expanduser()], VIDEO_SUFFIXES, what="the muxed video")
+    except OutputPathError as exc:
+        raise UsageError(str(exc)) from None
+    return paths
+
+
+def levels_text(level) -> str:
+    """"-23.0 LUFS, -1.0 dBTP" for a take's Levels (a dash where not measurable)."""
+    loud = "-" if level.loudness_lufs is None else f"{level.loudness_lufs:.1f}"
+    peak = "-" if level.true_peak_dbtp is None else f"{level.true_peak_dbtp:.1f}"
+    return f"{loud} LUFS, {peak} dBTP"
+
+
+def check_device(name: str) -> str:
+    """`name` if torch can use it here, else UsageError (before a model is loaded onto it)."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"unknown device {name!r}: use cpu, cuda, cuda:1, mps ...") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise UsageError(f"device {name!r} is not available here (CUDA devices: {torch.cuda.device_count()})")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("device 'mps' is not available here")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"device {name!r} is not supported: use cpu, cuda or mps")
+    return name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,22 +116,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mfmjt_core.commands._progress import ProgressLine
-    from mfmjt_core.media import mux_audio, write_audio
+    from mfmjt_core.media import mux_audio
+    from mfmjt_core.media.output_set import write_audio_set
     from mfmjt_core.pipeline.generator import Generator
 
     fields = request_fields(args)
     if args.mux and args.video is None:
         raise UsageError("--mux needs a VIDEO")
-    generator = Generator.load(args.model, device=args.device)
+    paths = check_outputs(args)  # before the model loads: a bad name must not cost a generation
+    generator = Generator.load(args.model, device=check_device(args.device))
     bar = ProgressLine()
     try:
         result = generator.generate(progress=bar, video=args.video, **fields)
     finally:
         bar.close()
-    paths = output_paths(args.output, len(result.seeds))
-    for path, audio, seed in zip(paths, result.audio, result.seeds):
-        write_audio(path, audio, result.sample_rate)
-        print(f"{path}\tseed {seed}")
+    write_audio_set(paths, list(result.audio), result.sample_rate)
+    levels = result.levels or (None,) * len(paths)
+    for path, seed, level in zip(paths, result.seeds, levels):
+        print(f"{path}\tseed {seed}" + ("" if level is None else f"\t{levels_text(level)}"))
     if args.mux:
         mux_audio(args.video, result.audio[0], result.sample_rate, args.mux)
         print(args.mux)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from mfmjt_core.media.atomic import atomic_output
+from mfmjt_core.media.atomic import atomic_output, write_bytes
 from mfmjt_core.media.container import (
     as_path,
     check_range,
@@ -151,22 +152,18 @@ def _fold_to_stereo(wave: np.ndarray, names: list[str] | None) -> np.ndarray:
     return (matrix.astype(np.float32) @ wave).astype(np.float32)
 
 
-def write_audio(
-    path: str | os.PathLike,
-    wave: np.ndarray,
-    sample_rate: int,
-    *,
-    subtype: str | None = None,
-) -> Path:
-    """Write `wave` (C, N) float32 as WAV or FLAC (by suffix), atomically.
+AUDIO_SUFFIXES = tuple(_FORMAT_BY_SUFFIX)
+
+
+def encode_audio(wave: np.ndarray, sample_rate: int, suffix: str, *, subtype: str | None = None) -> bytes:
+    """The bytes of a WAV or FLAC file (by `suffix`) holding `wave` (C, N) float32.
 
     subtype: "FLOAT" (32-bit float, WAV only, the default for WAV), "PCM_24" (default for FLAC)
-    or "PCM_16". Integer subtypes clip to [-1, 1]. Returns the path written.
+    or "PCM_16". Integer subtypes clip to [-1, 1]. Raises ValueError for bad arguments.
     """
-    target = Path(path).expanduser()
-    fmt = _FORMAT_BY_SUFFIX.get(target.suffix.lower())
+    fmt = _FORMAT_BY_SUFFIX.get(suffix.lower())
     if fmt is None:
-        raise ValueError(f"audio files must end in .wav or .flac, got {target.name}")
+        raise ValueError(f"audio files must end in .wav or .flac, got {suffix or 'no suffix'}")
     subtype = subtype or ("FLOAT" if fmt == "WAV" else "PCM_24")
     if subtype not in _SUBTYPES:
         raise ValueError(f"subtype must be one of {_SUBTYPES}, got {subtype!r}")
@@ -181,9 +178,29 @@ def write_audio(
         raise ValueError(f"sample rate must be positive, got {sample_rate}")
     if subtype != "FLOAT":
         x = np.clip(x, -1.0, 1.0)
+    buffer = io.BytesIO()
+    # encoded in memory and written with Python's own file calls, so a full disk or a read-only
+    # folder raise OSError with their errno (libsndfile would only say "System error")
+    try:
+        sf.write(buffer, x.T, int(sample_rate), subtype=subtype, format=fmt)
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise MediaWriteError(f"cannot encode {fmt} audio: {e}") from None
+    return buffer.getvalue()
+
+
+def write_audio(
+    path: str | os.PathLike,
+    wave: np.ndarray,
+    sample_rate: int,
+    *,
+    subtype: str | None = None,
+) -> Path:
+    """Write `wave` (C, N) float32 as WAV or FLAC (by suffix), atomically (see `encode_audio`).
+
+    Returns the path written. A full disk raises ResourceError ("no space left on <folder>").
+    """
+    target = Path(path).expanduser()
+    data = encode_audio(wave, sample_rate, target.suffix, subtype=subtype)
     with atomic_output(target) as temp:
-        try:
-            sf.write(temp, x.T, int(sample_rate), subtype=subtype, format=fmt)
-        except (sf.LibsndfileError, RuntimeError, OSError) as e:
-            raise MediaWriteError(f"cannot write {target}: {e}") from None
+        write_bytes(temp, data, target)
     return target

@@ -229,10 +229,10 @@ class Generator:
                 end = start + float(request.duration)
             else:
                 end = info.duration_s
-            if end <= start:
-                raise MediaError(f"empty range: end {end:.3f} s is not after start {start:.3f} s")
             if start < 0 or start >= info.duration_s:
                 raise MediaError(f"range start {start:.3f} s is outside the video (0 to {info.duration_s:.3f} s)")
+            if end <= start:
+                raise MediaError(f"empty range: end {end:.3f} s is not after start {start:.3f} s")
             if end > info.duration_s + END_TOLERANCE_S:
                 raise MediaError(f"range end {end:.3f} s is past the end of the video ({info.duration_s:.3f} s)")
             length = end - start

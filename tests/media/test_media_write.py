@@ -87,14 +87,14 @@ def test_failed_mux_leaves_nothing_and_keeps_an_existing_output(tmp_path):
     assert leftovers(tmp_path) == []
 
 
-def test_failure_in_the_middle_of_writing_removes_the_partial_file(tmp_path, monkeypatch):
+def test_an_encoder_failure_is_a_write_error_without_leftovers(tmp_path, monkeypatch):
+    # (a real full disk in the middle of writing: tests/media/test_media_output_sets.py)
     def broken_write(file, data, *args, **kwargs):
-        with open(file, "wb") as f:
-            f.write(b"RIFF half a header")
-        raise sf.LibsndfileError(1, "disk full (simulated)")
+        file.write(b"RIFF half a header")
+        raise sf.LibsndfileError(1, "encoder refused (simulated)")
 
     monkeypatch.setattr(sf, "write", broken_write)
-    with pytest.raises(MediaWriteError, match="disk full"):
+    with pytest.raises(MediaWriteError, match="encoder refused"):
         write_audio(tmp_path / "a.wav", np.zeros((1, 100), np.float32), 16_000)
     assert list(tmp_path.iterdir()) == []
 
