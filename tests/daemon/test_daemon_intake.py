@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mfmjt_daemon import protocol
-from mfmjt_daemon.intake import IntakeLimits, Uploads, build_request
+from mfmjt_daemon.intake import IntakeLimits, build_request
+from mfmjt_daemon.uploads import Uploads
 
 
 @pytest.fixture(scope="module")
