@@ -40,6 +40,7 @@ REASON_OF_CODE = {
     "cancelled": YOU_CANCELLED,
     "shutting_down": SHUT_DOWN,
     "unavailable": STOPPED_ANSWERING,
+    "unreachable": UNREACHABLE,  # nothing answered before the request was sent
     "restarted": RESTARTED,
     "resource": OUT_OF_MEMORY,
     "bad_media": BAD_MEDIA,
@@ -74,10 +75,7 @@ class JobState:
         self.detail = ""  # the daemon's own words, shown in full after the reason
         self.submitted_at = now
         self.finished_at: float | None = None
-        self._stage_start: tuple[float, float] | None = None  # (time, fraction) of the stage's first report
-        self._rate: float | None = None  # fraction per second within the current stage
         self._eta_anchor: tuple[float, float] | None = None  # (time, seconds left) from the daemon
-        self._moved_at = now  # when the fraction or stage last changed
 
     @property
     def finished(self) -> bool:
@@ -91,15 +89,11 @@ class JobState:
             return
         fraction = min(max(float(fraction), 0.0), 1.0)
         moved = fraction != self.fraction or stage != self.stage
-        if stage != self.stage or self._stage_start is None:
-            self._stage_start, self._rate = (now, fraction), None
-        elif moved and fraction > self._stage_start[1] and now > self._stage_start[0]:
-            self._rate = (fraction - self._stage_start[1]) / (now - self._stage_start[0])
         if moved or self._eta_anchor is None:
             # A keep-alive repeats the last report with a longer elapsed time, and the daemon's
-            # estimate then grows; only a report that moved resets the count-down.
+            # estimate then grows; only a report of the current stage that moved resets the
+            # count-down (a new stage without an estimate shows none rather than a stale one).
             self._eta_anchor = None if eta_s is None else (now, float(eta_s))
-            self._moved_at = now
         self.stage, self.fraction, self.position = stage, fraction, position
         if self.phase != CANCELLING:  # cancelling stays until the daemon confirms
             self.phase = PHASE_OF_STAGE.get(stage, SAMPLING if self.phase == QUEUED else self.phase)
@@ -128,12 +122,10 @@ class JobState:
     # ---- what to show -----------------------------------------------------------------------
 
     def eta(self, now: float) -> float | None:
-        """Seconds left: from the current stage's own pace once it has one, else the daemon's
-        last estimate counted down. None when unknown."""
+        """Seconds left: the estimate that came with the current stage's latest report that moved,
+        counted down since. None when unknown."""
         if self.phase not in (ENCODING, SAMPLING, DECODING):
             return None
-        if self._rate and self._rate > 0:
-            return max(0.0, (1.0 - self.fraction) / self._rate - (now - self._moved_at))
         if self._eta_anchor is not None:
             return max(0.0, self._eta_anchor[1] - (now - self._eta_anchor[0]))
         return None
@@ -188,6 +180,10 @@ class JobWatch:
         self.pinged_at: float | None = None
         self.lost = False  # the last heartbeat gave up (cleared when the daemon is heard again)
         self._lost_at = 0.0
+
+    def mark_lost(self, client) -> None:
+        """Nothing answers yet (e.g. at start-up): keep pinging until something does."""
+        self.lost, self._lost_at = True, client.heard_at
 
     def track(self, job: str, now: float) -> JobState:
         self.jobs[job] = JobState(job, now)

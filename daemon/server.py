@@ -183,7 +183,7 @@ class Server:
             self._finish_failed(job, protocol.SHUTTING_DOWN, "the daemon is shutting down; submit again later",
                                 send=job.state != "parked")
         for job in list(self._active.values()):
-            job.cancel(protocol.SHUTTING_DOWN)
+            job.cancel(protocol.SHUTTING_DOWN, "the daemon is shutting down; submit again later")
         deadline = time.monotonic() + self.config.shutdown_grace_s
         while self._active and time.monotonic() < deadline:
             self._loop_once(poller, min(deadline, time.monotonic() + 0.1))

@@ -177,7 +177,7 @@ class Generator:
                 cancel.raise_if_cancelled()
                 w = dataclasses.replace(w, duration=max(w.duration, MIN_WINDOW_S))  # stitch trims back
                 clip_f, sync_f = self._video_features(request, start + w.start, w.duration, timings)
-                progress("encode", (w.index + 0.5) / len(windows))
+                progress("encode", w.index / len(windows))  # sampling reports from here on: never backwards
                 cancel.raise_if_cancelled()
                 pieces.append(self._sample_window(w, clip_f, sync_f, text_f, uncond_text_f, seeds, request, timings,
                                                   progress, cancel, len(windows)))

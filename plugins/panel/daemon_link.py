@@ -2,6 +2,11 @@
 not thread-safe), takes commands from a queue and reports through Qt signals, which Qt delivers
 in the interface thread. Nothing here ever blocks the interface.
 
+The worker keeps one JobState per job (mfmjt_daemon.job_state, shared with the other editors)
+and a heartbeat: a daemon that goes silent is noticed within 5 s, its jobs are reported failed
+with that reason, and the requests they sent die with the old socket, so none of them runs when
+the daemon comes back. Pings go on meanwhile; the first answer reconnects the panel.
+
 When no daemon answers on a local address, the link starts one (`python -m mfmjt_core serve`
 with this interpreter) and stops it again when the panel closes.
 """
@@ -19,10 +24,12 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from mfmjt_daemon.client import Client, DaemonError
+from mfmjt_daemon.job_state import SHUT_DOWN, STOPPED_ANSWERING, JobState, JobWatch
 from mfmjt_daemon.protocol import DEFAULT_ADDRESS, is_local_endpoint
 
 PROBE_TIMEOUT_S = 1.0
 START_TIMEOUT_S = 120.0  # importing torch and loading a model on a slow machine
+REFRESH_S = 0.5  # re-send running jobs' state this often, so the time left counts down
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class DaemonLink(QObject):
     progress = Signal(str, str, float, object)  # job, stage, fraction, eta_s or None
     finished = Signal(str, object)  # job, Result
     failed = Signal(str, str, str)  # job, code, message
+    job_changed = Signal(str, str, str, float)  # job, phase, the full line to show, fraction
 
     def __init__(self, address: str | None = None, autostart: AutoStart | None = AutoStart(),
                  parent: QObject | None = None) -> None:
@@ -88,46 +96,76 @@ class DaemonLink(QObject):
     # ---- worker thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        client: Client | None = None
+        watch = JobWatch()
         hello = self._connect()
-        if hello is not None:
-            client = Client(self.address)
+        client = Client(self.address)  # even when nobody answers: its pings find a daemon that starts
+        if hello is None:
+            watch.mark_lost(client)
+        shut_down = False  # the daemon said it was shutting down before it went silent
+        refreshed = 0.0
         while True:
             try:
                 command = self._commands.get(timeout=0.05)
             except queue.Empty:
                 command = None
+            now = time.monotonic()
             if command is not None:
                 kind = command[0]
                 if kind == "stop":
                     break
-                if kind == "connect" and client is None:
-                    if self._connect() is not None:
-                        client = Client(self.address)
+                if kind == "connect" and watch.lost and self._connect() is not None:
+                    watch.lost = False
                 elif kind == "submit":
-                    self._submit(client, *command[1:])
-                elif kind == "cancel" and client is not None:
-                    self._cancel(client, command[1])
-            if client is not None:
-                for event in client.poll(0):
-                    self._report(event)
-        if client is not None:
-            client.close()
+                    self._submit(client, watch, *command[1:])
+                elif kind == "cancel" and watch.cancel(client, command[1], now):
+                    self._tell(watch.jobs[command[1]], now)
+            events = client.poll(0)
+            shut_down = shut_down or any(e.kind == "error" and e.error.code == "shutting_down" for e in events)
+            for event in events:  # one at a time: every phase a batch went through is told
+                for state in watch.feed([event], now):
+                    self._tell(state, now)
+            for event in events:
+                self._report(event)
+            was_lost = watch.lost
+            if watch.tick(client, now, idle_too=True) == "give_up":
+                for state in watch.jobs.values():
+                    if state.finished_at == now:
+                        self._tell(state, now)
+                if not was_lost:
+                    why = SHUT_DOWN if shut_down else f"{STOPPED_ANSWERING} (nothing heard for {watch.heartbeat.give_up_s:g} s)"
+                    self.unavailable.emit(f"{why}; waiting for it to come back")
+            if was_lost and not watch.lost:  # heard again
+                shut_down = False
+                hello = self._probe()
+                if hello is not None:
+                    self.connected.emit(hello)
+            if now - refreshed >= REFRESH_S:
+                refreshed = now
+                for state in watch.active():
+                    self._tell(state, now)
+            watch.jobs = {k: v for k, v in watch.jobs.items() if not v.finished or now - v.finished_at < 60}
+        client.close()
 
-    def _submit(self, client: Client | None, job: str, video: str | None, params: dict) -> None:
-        if client is None:
-            self.failed.emit(job, "unavailable", f"no daemon at {self.address}")
+    def _tell(self, state: JobState, now: float) -> None:
+        self.job_changed.emit(state.job, state.phase, state.text(now), state.fraction)
+
+    def _submit(self, client: Client, watch: JobWatch, job: str, video: str | None, params: dict) -> None:
+        now = time.monotonic()
+        state = watch.track(job, now)
+        if watch.lost:  # never queue a request for a daemon that may come back much later
+            message = f"no daemon answers at {self.address}; start one with `mfmjt serve`"
+            state.on_error("unreachable", f"at {self.address}; start one with `mfmjt serve`", now)
+            self._tell(state, now)
+            self.failed.emit(job, "unavailable", message)
             return
         try:
             client.submit(video, job=job, **params)
         except (ValueError, OSError) as exc:
+            state.on_error("bad_request", str(exc), now)
+            self._tell(state, now)
             self.failed.emit(job, "bad_request", str(exc))
-
-    def _cancel(self, client: Client, job: str) -> None:
-        try:
-            client.cancel(job)  # the job's error event (code "cancelled") follows through poll
-        except DaemonError as exc:
-            self.failed.emit(job, exc.code, exc.message)
+            return
+        self._tell(state, now)
 
     def _report(self, event) -> None:
         if event.kind == "progress" and event.progress is not None:

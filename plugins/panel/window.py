@@ -57,6 +57,7 @@ class PanelWindow(QMainWindow):
         self.mark_in: float | None = None
         self.mark_out: float | None = None
         self.job: str | None = None
+        self.phase = ""  # the job's phase as the link last told it (mfmjt_daemon.job_state)
         self.result = None
         self.result_video: VideoInfo | None = None
         self.selected = 0
@@ -79,7 +80,7 @@ class PanelWindow(QMainWindow):
         self.generate_button = QPushButton("Generate")
         self.cancel_button = QPushButton("Cancel", enabled=False)
         self.progress = QProgressBar(minimum=0, maximum=1000, value=0, textVisible=False)
-        self.stage_label = QLabel("")
+        self.stage_label = QLabel("", wordWrap=True)  # whole messages: they wrap, never clip
         self.daemon_label = QLabel("daemon: connecting ...", wordWrap=True)
         self.play_button = QPushButton("Play (Space)")
         self.wav_button = QPushButton("Export WAV ...")
@@ -149,7 +150,7 @@ class PanelWindow(QMainWindow):
         self.link.connected.connect(self._daemon_connected)
         self.link.unavailable.connect(lambda why: self.daemon_label.setText(f"daemon: {why}"))
         self.link.status.connect(lambda text: self.daemon_label.setText(f"daemon: {text}"))
-        self.link.progress.connect(self._job_progress)
+        self.link.job_changed.connect(self._job_changed)
         self.link.finished.connect(self._job_finished)
         self.link.failed.connect(self._job_failed)
         keys = {"I": self.set_in, "O": self.set_out, "Space": self.toggle_play, "Esc": self.cancel,
@@ -250,6 +251,7 @@ class PanelWindow(QMainWindow):
         # unset marks go as None: the daemon then uses the file's own start or end
         self.job = self.link.submit(self.info.path, start=self.mark_in, end=self.mark_out,
                                     **self.form.request().submit_kwargs())
+        self.phase = "sending"
         self.generate_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
@@ -258,18 +260,22 @@ class PanelWindow(QMainWindow):
 
     def cancel(self) -> None:
         if self.job is not None:
-            self.link.cancel(self.job)
-            self.stage_label.setText("cancelling ...")
+            self.link.cancel(self.job)  # the link answers "cancelling" until the daemon confirms
 
     def _daemon_connected(self, hello: dict) -> None:
         models = ", ".join(f"{m.get('name')} on {m.get('device')}" for m in hello.get("models", []))
         self.daemon_label.setText(f"daemon: {hello.get('server', '?')} - {models}")
 
-    def _job_progress(self, job: str, stage: str, fraction: float, eta) -> None:
+    def _job_changed(self, job: str, phase: str, text: str, fraction: float) -> None:
         if job != self.job:
             return
-        self.progress.setValue(round(1000 * fraction))
-        self.stage_label.setText(f"{stage} {100 * fraction:.0f}%" + (f", {eta:.1f} s left" if eta else ""))
+        self.phase = phase
+        self.stage_label.setText(text)
+        if phase in ("cancelled", "failed"):
+            self._job_done()
+            self.progress.setValue(0)
+        else:
+            self.progress.setValue(round(1000 * fraction))
 
     def _job_done(self) -> None:
         self.job = None
@@ -280,8 +286,7 @@ class PanelWindow(QMainWindow):
         if job != self.job:
             return
         self._job_done()
-        self.progress.setValue(0)
-        self.stage_label.setText("cancelled" if code == "cancelled" else f"failed: {message} [{code}]")
+        self.progress.setValue(0)  # the reason is on the stage line already (job_changed)
 
     def _job_finished(self, job: str, result) -> None:
         if job != self.job:

@@ -76,14 +76,14 @@ def test_eta_counts_down_and_keepalives_do_not_grow_it():
     assert s.text(30.0) == "sampling 50 %, finishing"
 
 
-def test_eta_comes_from_the_current_stages_pace():
+def test_eta_comes_from_the_current_stages_report():
     s = js.JobState("j", now=0.0)
-    s.on_progress("encode", 0.05, None, now=0.0)
-    s.on_progress("sample", 0.1, 50.0, now=10.0)  # a slow encode made the daemon's guess long
-    s.on_progress("sample", 0.3, 40.0, now=12.0)  # sampling does 0.1 a second
-    assert abs(s.eta(12.0) - 7.0) < 1e-9
-    assert abs(s.eta(13.0) - 6.0) < 1e-9
-    s.on_progress("decode_audio", 0.95, None, now=18.0)  # a new stage: no pace yet, no guess
+    s.on_progress("encode", 0.05, 50.0, now=0.0)
+    s.on_progress("sample", 0.3, 20.0, now=10.0)  # the new stage's report replaces the old guess
+    assert s.eta(12.0) == 18.0
+    s.on_progress("sample", 0.3, 25.0, now=13.0)  # a keep-alive of the same report
+    assert s.eta(13.0) == 17.0
+    s.on_progress("decode_audio", 0.95, None, now=18.0)  # a new stage without a guess: none shown
     assert s.eta(18.0) is None and s.text(18.0) == "decoding 95 %"
 
 

@@ -108,7 +108,7 @@ def test_cancel_stops_a_long_job(panel, qtbot, long_clip):
         qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert failed.args[:2] == [job, "cancelled"]
     assert time.monotonic() - started < 10
-    assert window.stage_label.text() == "cancelled" and window.result is None
+    assert window.stage_label.text() == "cancelled: you cancelled" and window.result is None
     assert window.generate_button.isEnabled()
 
 

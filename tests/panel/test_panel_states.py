@@ -1,0 +1,173 @@
+"""The panel tells every job state truthfully, against a real daemon that is cancelled, shut down
+(SIGTERM), killed (SIGKILL) and restarted; messages are shown whole. The runs save the
+screenshots in docs/screenshots/ (idle, generating, takes, an error)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from daemon_process import free_port, serve_model_arguments
+from panel_testing import ROOT
+from PySide6.QtCore import Qt
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+class Daemon:
+    """`mfmjt serve` on a fixed port, so it can be killed and started again at the same address."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.runs = 0
+
+    def start(self) -> Daemon:
+        self.runs += 1
+        self.log_path = self.folder / f"daemon-{self.runs}.log"
+        argv = [sys.executable, "-m", "mfmjt_core", "serve", *serve_model_arguments(), "--port", str(self.port),
+                "--heartbeat", "0.5", "--log-level", "debug"]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+        deadline = time.monotonic() + 90
+        while "ready on" not in self.log_path.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"daemon did not start:\n{self.log_path.read_text(errors='replace')}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+        self.proc.wait(30)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def own_daemon(tmp_path):
+    daemon = Daemon(tmp_path)
+    yield daemon.start()
+    if daemon.proc.poll() is None:
+        daemon.proc.kill()
+        daemon.proc.wait(10)
+
+
+def _window(qtbot, address):
+    from mfmjt_panel.daemon_link import DaemonLink
+    from mfmjt_panel.window import PanelWindow
+
+    link = DaemonLink(address, autostart=None)
+    with qtbot.waitSignal(link.connected, timeout=20_000):
+        window = PanelWindow(link)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def _record(window) -> list[tuple[str, str]]:
+    seen: list[tuple[str, str]] = []
+    window.link.job_changed.connect(lambda job, phase, text, fraction: seen.append((phase, text)))
+    return seen
+
+
+def _shows_whole(label) -> bool:
+    """The label wraps and is tall enough for its text at its width: nothing is clipped."""
+    return label.wordWrap() and label.heightForWidth(label.width()) <= label.height()
+
+
+def _shot(window, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert window.grab().save(str(SCREENSHOTS / name))
+
+
+def _start_long_job(window, qtbot, long_clip, seen):
+    window.open_video(long_clip)
+    window.form.steps.setValue(20)
+    window.form.variations.setValue(1)
+    qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.phase == "sampling", timeout=30_000)
+
+
+def test_states_in_order_cancelling_holds_until_confirmed(qtbot, daemon_address, long_clip, clip):
+    window = _window(qtbot, daemon_address)
+    window.open_video(clip)
+    qtbot.waitUntil(lambda: len(window.strip.thumbs) == 12, timeout=10_000)
+    _shot(window, "panel_idle.png")
+    seen = _record(window)
+    _start_long_job(window, qtbot, long_clip, seen)
+    qtbot.waitUntil(lambda: "left" in window.stage_label.text(), timeout=20_000)
+    _shot(window, "panel_generating.png")
+    phases = [p for p, _ in seen]
+    order = ["queued", "encoding", "sampling", "decoding"]  # encoding may pass unseen (cached features)
+    steps = [order.index(p) for p in phases]
+    assert phases[0] == "queued" and "sampling" in phases and steps == sorted(steps), phases
+    assert window.stage_label.text().startswith("sampling ")
+    cut = len(seen)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: window.phase == "cancelled", timeout=20_000)
+    after = [text for _, text in seen[cut:]]
+    after = after[after.index("cancelling, waiting for the daemon to confirm"):]
+    # Progress kept arriving until the worker stopped; none of it replaced "cancelling".
+    told = [t for i, t in enumerate(after) if i == 0 or t != after[i - 1]]
+    assert told == ["cancelling, waiting for the daemon to confirm", "cancelled: you cancelled"], after
+    assert window.stage_label.text() == "cancelled: you cancelled"
+    assert window.generate_button.isEnabled() and window.result is None
+    window.close()
+
+
+def test_shut_down_killed_and_restarted_daemons_are_told_truthfully(qtbot, own_daemon, long_clip, clip):
+    daemon = own_daemon
+    window = _window(qtbot, daemon.address)
+    window.resize(900, 640)  # narrow: long messages must wrap, not be cut off
+    seen = _record(window)
+
+    # SIGTERM: the daemon answers its jobs "shutting down", then goes silent.
+    _start_long_job(window, qtbot, long_clip, seen)
+    daemon.stop(signal.SIGTERM)
+    qtbot.waitUntil(lambda: window.phase == "failed", timeout=15_000)
+    assert window.stage_label.text() == ("failed: the daemon shut down (the daemon is shutting down; "
+                                         "submit again later)")
+    qtbot.waitUntil(lambda: "shut down; waiting" in window.daemon_label.text(), timeout=8_000)
+    assert _shows_whole(window.stage_label) and _shows_whole(window.daemon_label)
+    _shot(window, "panel_error.png")
+
+    # Back on the same address: the panel hears it without being asked.
+    daemon.start()
+    qtbot.waitUntil(lambda: "waiting" not in window.daemon_label.text(), timeout=15_000)
+
+    # SIGKILL mid-job: nothing is said; the heartbeat notices within 5 s.
+    _start_long_job(window, qtbot, long_clip, seen)
+    daemon.proc.kill()
+    killed = time.monotonic()
+    qtbot.waitUntil(lambda: window.phase == "failed", timeout=10_000)
+    assert time.monotonic() - killed < 5.0
+    assert window.stage_label.text() == "failed: the daemon stopped answering (nothing heard for 4 s)"
+    qtbot.waitUntil(lambda: "stopped answering" in window.daemon_label.text(), timeout=2_000)
+    assert window.generate_button.isEnabled() and _shows_whole(window.stage_label)
+
+    # Generate while nothing answers: refused at once, never queued for later.
+    window.open_video(clip)
+    qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.phase == "failed", timeout=5_000)
+    stale = window.stage_label.text()
+    assert stale.startswith("failed: no daemon answers (at tcp://127.0.0.1:")
+    assert stale.endswith("start one with `mfmjt serve`)") and _shows_whole(window.stage_label)
+
+    daemon.start()
+    qtbot.waitUntil(lambda: "waiting" not in window.daemon_label.text(), timeout=15_000)
+    window.form.variations.setValue(2)
+    window.form.seed.setText("3")
+    with qtbot.waitSignal(window.link.finished, timeout=60_000):
+        qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
+    assert window.stage_label.text().startswith("done: 2 x ")
+    qtbot.wait(1_500)
+    assert daemon.log().count("queued at") == 1  # only the request made after the restart ran
+    window.takes.select(1)
+    _shot(window, "panel_takes.png")
+    window.close()
