@@ -95,18 +95,21 @@ class Client:
     times, before DaemonUnavailableError. identity: a stable name for this client (e.g. the
     editor's session): a Client created again with it within the daemon's reconnect grace (an
     add-on reload) gets its jobs back by re-sending them (`submit(..., job=<the old id>)`); by
-    default a random one. server_key (Z85 or a .key file) and client_key (a
+    default a random one. token: the local daemon's secret (default: read from
+    `protocol.token_path()` when no server_key is given). server_key (Z85 or a .key file) and client_key (a
     .key_secret file from `mfmjt keys client NAME`) enable CURVE.
     """
 
     def __init__(self, address: str | None = None, *, timeout: float = 10.0, retries: int = 2,
                  server_key: str | bytes | os.PathLike | None = None,
                  client_key: str | os.PathLike | None = None, context: zmq.Context | None = None,
-                 identity: str | bytes | None = None) -> None:
+                 identity: str | bytes | None = None, token: str | None = None) -> None:
         self.address = address or os.environ.get("MFMJT_DAEMON") or protocol.DEFAULT_ADDRESS
         self.timeout, self.retries = float(timeout), int(retries)
         self._context = context or zmq.Context.instance()
         self._keys = (server_key, client_key)
+        # A local daemon (no CURVE) serves only its user: send the secret of its token file.
+        self._token = token if token is not None or server_key is not None else protocol.read_token()
         self.identity = _routing_id(identity)
         self._open_socket()
         self.heard_at = time.monotonic()  # when the daemon last sent anything (heartbeats read it)
@@ -221,7 +224,7 @@ class Client:
                     reply = self._waiting.get(req)
                     if reply is not None:
                         if reply.op == "error":
-                            raise DaemonError(reply.header.get("code", "error"), reply.header.get("message", ""))
+                            raise _error(reply.header)
                         return reply.header
         finally:
             self._waiting.pop(req, None)
@@ -258,6 +261,8 @@ class Client:
             if blob is not None:
                 header["frames"] = [{"name": "video", "dtype": "bytes", "shape": [len(blob)]}]
                 blobs.append(blob)
+        if self._token is not None:
+            header["token"] = self._token
         frames = protocol.encode(header, blobs)
         try:  # the same checks the daemon makes, so mistakes surface here, not after a round trip
             protocol.parse_request(protocol.decode(frames))
@@ -327,6 +332,8 @@ class Client:
     # ---- the socket ---------------------------------------------------------------------------
 
     def _send(self, header: dict[str, Any], blobs: list[Any] = ()) -> None:
+        if self._token is not None:
+            header = {**header, "token": self._token}
         self._send_frames(protocol.encode(header, blobs))
 
     def _send_frames(self, frames: list[Any]) -> None:
@@ -400,7 +407,7 @@ class Client:
         elif op == "result":
             self._complete(job, message)
         elif op == "error":
-            self._fail(job, DaemonError(str(header.get("code", "error")), str(header.get("message", "")), job.id))
+            self._fail(job, _error(header, job.id))
 
     def _complete(self, job: Job, message: protocol.Message) -> None:
         h = message.header
@@ -470,6 +477,12 @@ class Client:
         elif state == "unknown" or message.op == "error":
             self._fail(job, DaemonRestartedError(
                 "restarted", f"the daemon no longer knows job {job.id} (it restarted?); submit it again", job.id))
+
+
+def _error(header: dict[str, Any], job: str | None = None) -> DaemonError:
+    code, message = str(header.get("code", "error")), str(header.get("message", ""))
+    kind = AuthenticationError if code == protocol.AUTH else DaemonError
+    return kind(code, message, job) if job is not None else kind(code, message)
 
 
 def _routing_id(identity: str | bytes | None) -> bytes:

@@ -6,6 +6,8 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,8 @@ class IntakeLimits:
 
 
 def fingerprint(header: dict[str, Any]) -> str:
-    """What makes two generate messages the same request (all but `req` and `x_` fields)."""
-    same = {k: v for k, v in header.items() if k != "req" and not k.startswith("x_")}
+    """What makes two generate messages the same request (all but `req`, `token` and `x_` fields)."""
+    same = {k: v for k, v in header.items() if k not in ("req", "token") and not k.startswith("x_")}
     return hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()
 
 
@@ -104,6 +106,11 @@ def _local_video(path: str, allowed: bool, refuse) -> Path:
     video = Path(path)
     if not video.is_absolute():
         raise refuse(protocol.BAD_REQUEST, "'video_path' must be absolute")
-    if not video.is_file():
-        raise refuse("bad_media", f"{path} is not a file on the daemon's machine")
+    try:  # one answer for missing, unreadable and not-a-file: nothing to learn about other paths
+        if not stat.S_ISREG(os.stat(video).st_mode):  # (and never open a FIFO: it would block)
+            raise OSError
+        with open(video, "rb") as f:
+            f.read(1)
+    except OSError:
+        raise refuse("bad_media", f"{path} cannot be read as a file on the daemon's machine") from None
     return video

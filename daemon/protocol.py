@@ -12,8 +12,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 try:  # vendored beside this file in an editor extension (see plugins/blender_vse/build.py)
@@ -48,6 +51,7 @@ SHUTTING_DOWN = "shutting_down"
 CLIENT_GONE = "client_gone"
 TIME_LIMIT = "time_limit"
 RESOURCE = "resource"  # out of memory, or no room for an upload
+AUTH = "auth"  # a local daemon's token is missing or wrong
 INTERNAL = "internal"
 
 # Requests (client -> daemon) and events (daemon -> client).
@@ -249,7 +253,7 @@ def _versions(name, v):
     return v
 
 
-_COMMON = {"v": None, "op": None, "req": _ident, "frames": None}
+_COMMON = {"v": None, "op": None, "req": _ident, "frames": None, "token": None}
 FIELDS: dict[str, dict[str, Check | None]] = {
     "hello": {"versions": _versions, "client": _text},
     "ping": {},
@@ -309,3 +313,37 @@ def _check_generate(fields: dict[str, Any], message: Message) -> None:
 def range_seconds(fields: dict[str, Any]) -> tuple[float | None, float | None]:
     """The requested range in seconds, from `start`/`end` or `start_frame`/`end_frame` + `fps`."""
     return schema.range_seconds(fields)
+
+
+# ---- the local token ---------------------------------------------------------------------------
+# A daemon without CURVE keys (loopback or ipc) answers only requests that carry the secret in
+# its token file, a 0600 file in the user's configuration folder: only that user (and root) can
+# read it, so other local users cannot use the daemon or probe its file system.
+
+TOKEN_FILE_ENV = "MFMJT_TOKEN_FILE"
+
+
+def user_config_dir() -> Path:
+    """Where the user's mfmjt settings live (platformdirs' rule, standard library only)."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Local")
+    elif sys.platform == "darwin":
+        base = os.path.join(os.path.expanduser("~"), "Library", "Application Support")
+    else:
+        base = os.environ.get("XDG_CONFIG_HOME", "").strip() or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "mfmjt"
+
+
+def token_path() -> Path:
+    """`$MFMJT_TOKEN_FILE`, else `<user config dir>/mfmjt/daemon.token`."""
+    env = os.environ.get(TOKEN_FILE_ENV, "").strip()
+    return Path(env).expanduser() if env else user_config_dir() / "daemon.token"
+
+
+def read_token(path: str | os.PathLike | None = None) -> str | None:
+    """The local daemon's token, or None when the file is missing or unreadable."""
+    try:
+        text = Path(path or token_path()).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text or None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hmac
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,7 @@ from mfmjt_daemon.intake import IntakeLimits, build_request, fingerprint
 from mfmjt_daemon.jobs import Answer, AnswerCache, FairQueue, GeneratorLike, Job, QueueFull, Worker
 from mfmjt_daemon.keys import KeysError, ServerKeys, apply_server_keys, start_authenticator
 from mfmjt_daemon.protocol import is_local_endpoint
+from mfmjt_daemon.local_token import ensure_token
 from mfmjt_daemon.uploads import Uploads
 
 log = logging.getLogger("mfmjt_daemon.server")
@@ -53,6 +56,9 @@ class ServerConfig:
     result_cache_bytes: int = 256 * 2**20
     allow_paths: bool | None = None  # accept `video_path`; None: only on a local bind
     shutdown_grace_s: float = 10.0  # wait this long for running jobs to stop
+    # Without CURVE keys every request must carry the token of this file (protocol.token_path()
+    # when None), so only the user who can read it (the daemon's own) gets served.
+    token_file: Path | None = None
 
 
 _FREED = "the client went away; stopped to free the worker"
@@ -97,6 +103,8 @@ class Server:
         self._answers = AnswerCache(config.result_cache_bytes, config.result_ttl_s)
         self._counts = {"completed": 0, "failed": 0, "cancelled": 0, "rejected": 0}
         self._limits = IntakeLimits(config.max_seconds, config.max_result_bytes, self.allow_paths)
+        # CURVE authenticates remote clients; local binds check the token file's secret instead.
+        self._token = ensure_token(config.token_file).encode() if config.keys is None else None
         self._uploads = Uploads()
         self._socket: zmq.Socket | None = None
         self._auth = None
@@ -369,6 +377,7 @@ class Server:
         self._finish(job, "done", header, [audio])
 
     def _finish_failed(self, job: Job, code: str, message: str, *, send: bool = True) -> None:
+        message = self._uploads.scrub(message)  # the daemon's temp paths are nobody's business
         self._counts["cancelled" if job.token.cancelled else "failed"] += 1
         log.log(logging.INFO if job.token.cancelled else logging.WARNING,
                 "job %s from %s failed (%s): %s", job.id, _who(job.client), code, message)
@@ -400,17 +409,30 @@ class Server:
         message = None
         try:
             message = protocol.decode(frames[1:], max_blob_bytes=self.config.max_message_bytes)
+            self._check_token(message)
             fields = protocol.parse_request(message)
             getattr(self, f"_op_{message.op}")(client, message, fields)
         except protocol.ProtocolError as exc:
             self._counts["rejected"] += 1
             log.debug("bad request from %s: %s", _who(client), exc.message)
-            self._send_error(client, exc.code, exc.message, job=exc.job, req=exc.req)
+            self._send_error(client, exc.code, self._uploads.scrub(exc.message), job=exc.job, req=exc.req)
         except Exception as exc:  # noqa: BLE001 - answer, log and keep serving
             log.exception("internal error while handling a request from %s", _who(client))
             job = message.header.get("job") if message is not None else None
             self._send_error(client, protocol.INTERNAL, f"internal error: {type(exc).__name__}",
                              job=job if isinstance(job, str) else None)
+
+    def _check_token(self, message: protocol.Message) -> None:
+        if self._token is None:
+            return
+        given = message.header.get("token")
+        if isinstance(given, str) and hmac.compare_digest(given.encode(), self._token):
+            return
+        job, req = message.job, message.header.get("req")
+        raise protocol.ProtocolError(
+            protocol.AUTH, "missing or wrong token: this daemon serves only its own user; clients send the "
+            "token from the daemon.token file in that user's mfmjt config folder (or $MFMJT_TOKEN_FILE)",
+            job=job if protocol.valid_id(job) else None, req=req if protocol.valid_id(req) else None)
 
     def _reply(self, client: bytes, message: protocol.Message, header: dict) -> None:
         if "req" in message.header:

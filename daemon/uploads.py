@@ -84,5 +84,11 @@ class Uploads:
             raise protocol.ProtocolError(protocol.RESOURCE, text, job=job_id) from None
         return path
 
+    def scrub(self, text: str) -> str:
+        """`text` with any path inside the upload folder replaced by "the uploaded video"."""
+        if str(self.folder) not in text:
+            return text
+        return re.sub(re.escape(str(self.folder)) + r"[^\s'\"]*", "the uploaded video", text)
+
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -43,6 +43,16 @@ def load_manifest():
     return load
 
 
+def pytest_configure(config):
+    """Daemons and clients started by the tests share a token file of their own, never the
+    user's (`$MFMJT_TOKEN_FILE`, inherited by every daemon subprocess)."""
+    if not os.environ.get("MFMJT_TOKEN_FILE"):
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="mfmjt-test-token-")
+        os.environ["MFMJT_TOKEN_FILE"] = os.path.join(folder, "daemon.token")
+
+
 _real_connect = socket.socket.connect
 
 

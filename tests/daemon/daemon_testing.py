@@ -12,6 +12,13 @@ import pytest
 LONG_JOB = dict(prompt="long", duration=300.0, steps=1, sample_rate=16_000)
 
 
+def token() -> str:
+    """The local daemons' token (for tests that speak the protocol on raw sockets)."""
+    from mfmjt_daemon.local_token import ensure_token
+
+    return ensure_token()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))

@@ -9,7 +9,7 @@ import zmq
 from mfmjt_daemon import protocol
 from mfmjt_daemon.client import Client
 
-from daemon_testing import LONG_JOB
+from daemon_testing import LONG_JOB, token
 from daemon_testing import wait_for as _wait
 
 def _running(client: Client, job) -> bool:
@@ -88,6 +88,7 @@ def test_resent_request_does_not_start_a_second_job(daemon, client):
     try:
         completed = client.status()["completed"]
         request = protocol.encode({"op": "generate", "job": "dup-1", "prompt": "once", "duration": 1.0, "seed": 4,
+                                   "token": token(),
                                    "sample_rate": 16_000})
         sock.send_multipart(request)
         sock.send_multipart(request)
@@ -104,7 +105,8 @@ def test_resent_request_does_not_start_a_second_job(daemon, client):
         again = _collect(sock, lambda ms: any(m.op == "result" for m in ms))
         assert bytes(again[-1].blobs["audio"]) == bytes(results[0].blobs["audio"])
         assert client.status()["completed"] == completed + 1
-        changed = protocol.encode({"op": "generate", "job": "dup-1", "prompt": "other", "duration": 1.0})
+        changed = protocol.encode({"op": "generate", "job": "dup-1", "prompt": "other", "duration": 1.0,
+                                   "token": token()})
         sock.send_multipart(changed)
         conflict = _collect(sock, lambda ms: any(m.op == "error" for m in ms))[-1].header
         assert conflict["code"] == "job_conflict" and conflict["job"] == "dup-1"

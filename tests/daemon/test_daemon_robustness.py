@@ -13,13 +13,14 @@ import zmq
 from mfmjt_daemon import protocol
 from mfmjt_daemon.client import Client, DaemonError, DaemonRestartedError, DaemonUnavailableError
 
-from daemon_testing import LONG_JOB, free_port
+from daemon_testing import LONG_JOB, free_port, token
 from daemon_testing import wait_for as _wait
 
 
 def _malformed(rng: random.Random) -> list[bytes]:
     """One malformed message of a randomly chosen kind."""
-    good = {"v": 1, "op": "generate", "job": f"f{rng.randrange(10**6)}", "prompt": "x", "duration": 1.0}
+    good = {"v": 1, "op": "generate", "job": f"f{rng.randrange(10**6)}", "prompt": "x", "duration": 1.0,
+            "token": token()}
     kind = rng.randrange(10)
     if kind == 0:  # random frames
         return [rng.randbytes(rng.randrange(1, 200)) for _ in range(rng.randrange(1, 4))]
@@ -68,7 +69,7 @@ def test_fuzz_every_malformed_message_gets_an_error_and_the_daemon_keeps_serving
                    for e in errors)
         assert {e["code"] for e in errors} == {"bad_request", "unsupported_version", "unknown_op", "too_large"}
         # Over MAXMSGSIZE (16 MiB here): libzmq drops it and the connection, without an answer.
-        big = protocol.encode({"op": "generate", "job": "big", "video_format": "mp4",
+        big = protocol.encode({"op": "generate", "job": "big", "video_format": "mp4", "token": token(),
                                "frames": [{"name": "video", "dtype": "bytes", "shape": [17 * 2**20]}]},
                               [bytes(17 * 2**20)])
         sock.send_multipart(big)
