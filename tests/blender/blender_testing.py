@@ -114,6 +114,28 @@ def add_movie_like_menu(scene, path: str, channel: int, frame_start: int):
                                         frame_start=frame_start, fit_method=fit)
 
 
+def add_movie_with_the_menu(scene, path: str, channel: int, frame_start: int):
+    """Run Add > Movie itself (the sequencer's movie_strip_add operator, in a sequencer area made
+    for it) with its defaults except "Use Movie Framerate", which would switch the scene to the
+    clip's rate: Blender then fits the picture and plays the clip at its own rate (a 24 fps clip
+    covers 1.25x its frame count in a 29.97 fps scene), which the Python API cannot do. Works in
+    headless 4.5; in headless 5.0 the operator crashes Blender, so callers skip there."""
+    import bpy
+
+    window = bpy.context.window_manager.windows[0]
+    window.scene = scene
+    area = max(window.screen.areas, key=lambda a: a.width * a.height)
+    area.type = "SEQUENCE_EDITOR"
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    before = {s.name for s in strips(scene)}
+    with bpy.context.temp_override(window=window, area=area, region=region, scene=scene):
+        result = bpy.ops.sequencer.movie_strip_add(filepath=path, channel=channel, frame_start=frame_start,
+                                                   sound=False, use_framerate=False)
+    assert result == {"FINISHED"}, result
+    (strip,) = [s for s in strips(scene) if s.name not in before]
+    return strip
+
+
 def _collection(scene):
     ed = scene.sequence_editor
     return ed.strips if hasattr(ed, "strips") else ed.sequences
