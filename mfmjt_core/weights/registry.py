@@ -3,8 +3,10 @@
 Facts (URLs, md5 sums, approximate sizes) come from MMAudio's `download_utils.py` and
 `docs/MODELS.md` (see research/method.md 3.7). Exact byte sizes are not published, so only the
 approximate sizes from the model card are recorded (for display); integrity rests on the md5.
-The Hugging Face hub files (CLIP, BigVGAN-v2) have no published checksum here: they are fetched
-over HTTPS from the hub and only their presence is checked.
+The Hugging Face hub weights (CLIP, BigVGAN-v2) are pinned to the SHA-256 the hub publishes for
+them (a Git LFS file's "SHA256" on its blob page). BigVGAN-v2's config.json is a plain git file
+with no published SHA-256: it is fetched over HTTPS and checked when loaded (its mel settings
+must match the codec's), not pinned.
 
 Nothing here touches the network or the disk. Tests build their own `Registry` pointing at a
 loopback server instead of patching these globals.
@@ -181,7 +183,7 @@ def _ext(
 
 def _hub(
     name: str, repo: str, filename: str, lic: License, approx: int | None, description: str,
-    alternates: tuple[str, ...] = (),
+    alternates: tuple[str, ...] = (), sha256: str | None = None,
 ) -> Artifact:
     return Artifact(
         name=name,
@@ -193,6 +195,7 @@ def _hub(
         approx_size=approx,
         hub_repo=repo,
         alternates=alternates,
+        sha256=sha256,
     )
 
 
@@ -215,18 +218,26 @@ ARTIFACTS: tuple[Artifact, ...] = (
     _ext("empty_string", "empty_string.pth", None, None, "CLIP features of '' (training only)"),
     # open_clip's default hub file name; the hub-cache lookup also accepts the safetensors twin
     # (open_clip_model.safetensors), which open_clip prefers when a repo has both.
+    # The hub serves this repo under its current name apple/DFN5B-CLIP-ViT-H-14-378 (the -384
+    # name MMAudio uses redirects there; MMAudio issue #12); the file has one version, uploaded
+    # in commit d915f9c, whose LFS SHA-256 the blob page publishes.
     _hub(
         "clip_dfn5b_h14_384", _CLIP_REPO, "open_clip_pytorch_model.bin", APPLE_SAMPLE_CODE,
         3_950 * _MB, "CLIP ViT-H/14 (DFN5B, 384 px), open_clip layout",
         alternates=("open_clip_model.safetensors",),
+        sha256="c07a17b547d461c60a3cce5062b26bf8545b13de602c4c59d8490361eb716033",
     ),
     _hub(
         "bigvgan_v2_44k_config", _BIGVGAN_REPO, "config.json", MIT, 2_000,
         "BigVGAN-v2 44.1 kHz 128-band config",
     ),
+    # The file on main since v2.4 (commit 68eac6e, the 5M-step generator that MMAudio loads from
+    # main); the July 2024 original (3M steps, b4262607...) now lives on as
+    # bigvgan_generator_3msteps.pt, so an older hub-cache copy fails the check and is re-fetched.
     _hub(
         "bigvgan_v2_44k_generator", _BIGVGAN_REPO, "bigvgan_generator.pt", MIT, 489 * _MB,
         "BigVGAN-v2 44.1 kHz 128-band generator",
+        sha256="d9fe7ec6bd0b44ed9d66973d5012d8181c1570b01e5c72df51973e241dccd357",
     ),
 )
 

@@ -76,3 +76,35 @@ def test_registry_rejects_bundles_with_unknown_artifacts():
     art = Artifact("a", "http://127.0.0.1/a", "a.bin", "t", lic)
     with pytest.raises(ValueError, match="unknown"):
         Registry.of([art], [Bundle("b", "", (("network", "missing"),))])
+
+
+# SHA-256 of the hub's weight files as the hub publishes them (Git LFS details of the blob pages:
+# apple/DFN5B-CLIP-ViT-H-14-378 open_clip_pytorch_model.bin, the repo the -384 name redirects to;
+# nvidia/bigvgan_v2_44khz_128band_512x bigvgan_generator.pt on main since v2.4).
+PUBLISHED_SHA256 = {
+    "clip_dfn5b_h14_384": "c07a17b547d461c60a3cce5062b26bf8545b13de602c4c59d8490361eb716033",
+    "bigvgan_v2_44k_generator": "d9fe7ec6bd0b44ed9d66973d5012d8181c1570b01e5c72df51973e241dccd357",
+}
+
+
+def test_every_weights_file_has_a_published_checksum():
+    for a in DEFAULT_REGISTRY.artifacts.values():
+        if a.name in PUBLISHED_SHA256:
+            assert a.sha256 == PUBLISHED_SHA256[a.name]
+        if a.filename.endswith((".pt", ".pth", ".bin", ".safetensors")) and a.name != "empty_string":
+            assert a.md5 or a.sha256, a.name  # (empty_string.pth: MMAudio publishes none)
+        if a.sha256 is not None:
+            assert re.fullmatch(r"[0-9a-f]{64}", a.sha256)
+    unpinned = {a.name for a in DEFAULT_REGISTRY.artifacts.values() if a.hub_repo and not a.sha256}
+    assert unpinned == {"bigvgan_v2_44k_config"}  # a plain git file: the hub publishes no SHA-256
+
+
+def test_a_hub_file_that_is_not_the_published_one_fails_verification(tmp_path):
+    from mfmjt_core.errors import WeightsError
+    from mfmjt_core.weights.cache import verify_file
+
+    clip = DEFAULT_REGISTRY.artifacts["clip_dfn5b_h14_384"]
+    impostor = tmp_path / clip.filename
+    impostor.write_bytes(b"not the CLIP weights")
+    with pytest.raises(WeightsError, match="sha256"):
+        verify_file(clip, impostor)
