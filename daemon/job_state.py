@@ -48,12 +48,13 @@ REASON_OF_CODE = {
 
 
 def reason_for(code: str, message: str = "") -> str:
-    """The cause of a failure in a few words (the daemon's message follows it in `text`)."""
+    """The cause of a failure in a few words (the daemon's message follows it in `text`); for
+    a code without a short name, the daemon's own message."""
     if code in REASON_OF_CODE:
         return REASON_OF_CODE[code]
     if "out of memory" in message.lower():
         return OUT_OF_MEMORY
-    return code.replace("_", " ") or "error"
+    return message or code.replace("_", " ") or "error"
 
 
 def format_seconds(seconds: float) -> str:
@@ -180,12 +181,18 @@ class JobWatch:
         self.pinged_at: float | None = None
         self.lost = False  # the last heartbeat gave up (cleared when the daemon is heard again)
         self._lost_at = 0.0
+        self._tracked_at = 0.0  # when the first of the current jobs was tracked
+        self._watch_from = 0.0  # when silence starts to count if the daemon has not spoken since
 
     def mark_lost(self, client) -> None:
         """Nothing answers yet (e.g. at start-up): keep pinging until something does."""
         self.lost, self._lost_at = True, client.heard_at
 
-    def track(self, job: str, now: float) -> JobState:
+    def track(self, job: str, now: float, startup_s: float = 0.0) -> JobState:
+        """Follow a job. startup_s: the daemon is only being started (loading its model): silence
+        counts only after that long, or from its first word, whichever comes first."""
+        if not self.active():  # silence before there was anything to wait for does not count
+            self._tracked_at, self._watch_from = now, now + startup_s
         self.jobs[job] = JobState(job, now)
         return self.jobs[job]
 
@@ -226,7 +233,8 @@ class JobWatch:
             self.lost = False
         if not (self.active() or idle_too or self.lost):
             return None
-        action = self.heartbeat.action(now, client.heard_at, self.pinged_at)
+        heard = client.heard_at if client.heard_at > self._tracked_at else max(client.heard_at, self._watch_from)
+        action = self.heartbeat.action(now, heard, self.pinged_at)
         if action == "ping":
             client.ping_nowait()
             self.pinged_at = now

@@ -151,20 +151,6 @@ def connect(config: DaemonConfig) -> tuple[Any, bool]:
     return client_for(config), started
 
 
-def cancel(client: Any, job_id: str, wait_s: float = 1.0) -> None:
-    """Ask the daemon to cancel a job, waiting at most `wait_s` for its answer; a daemon that is
-    gone has nothing left to cancel, so errors are ignored."""
-    module = client_module()
-    saved = client.timeout, client.retries
-    client.timeout, client.retries = min(wait_s, saved[0]), 0
-    try:
-        client.cancel(job_id)
-    except (module.DaemonError, module.zmq.ZMQError):
-        pass
-    finally:
-        client.timeout, client.retries = saved
-
-
 def _hello_text(info: dict[str, Any]) -> str:
     models = ", ".join(f"{m.get('name')} on {m.get('device')}" for m in info.get("models", [])) or "no model"
     return f"Ready: {info.get('server', 'mfmjt')}, {models}"

@@ -17,6 +17,8 @@ from . import compat, daemon_link, jobs, timeline
 from .placement import Placement
 from .preferences import DaemonConfig
 from .render import RenderError, render_range
+
+STARTUP_S = 120.0  # a daemon the add-on just started may load its model this long before it speaks
 from .timeline import FrameRange
 
 MAX_SEED = 2**31 - 17  # the seed field is a 32-bit int, and takes use seed, seed+1, ... seed+15
@@ -47,7 +49,7 @@ def _check_ready(scene: Any) -> None:
 
 
 def _submit(scene: Any, config: DaemonConfig, package: str, frames: FrameRange,
-            video: str | None, render_s: float, temp_dir: str | None, client: Any) -> None:
+            video: str | None, render_s: float, temp_dir: str | None, client: Any, started: bool) -> None:
     settings = scene.mfmjt
     fps = timeline.scene_fps(scene)
     params = request_params(settings, config)
@@ -57,7 +59,8 @@ def _submit(scene: Any, config: DaemonConfig, package: str, frames: FrameRange,
         params.update(start_frame=0, end_frame=frames.frames, fps=(fps.numerator, fps.denominator))
     job = client.submit(video, **params)
     placement = Placement(frames, timeline.picture_channel(scene, frames), params["prompt"])
-    jobs.track(jobs.PendingJob(job, client, scene.as_pointer(), placement, package, temp_dir, render_s))
+    startup_s = STARTUP_S if started else 0.0
+    jobs.track(jobs.PendingJob(job, client, scene.as_pointer(), placement, package, temp_dir, render_s, startup_s))
 
 
 def _run(scene: Any, config: DaemonConfig, package: str, frames: FrameRange, with_video: bool) -> bool:
@@ -72,7 +75,7 @@ def _run(scene: Any, config: DaemonConfig, package: str, frames: FrameRange, wit
             t0 = time.perf_counter()
             video = render_range(scene, frames, temp_dir, config.render_height)
             render_s = time.perf_counter() - t0
-        _submit(scene, config, package, frames, video, render_s, temp_dir, client)
+        _submit(scene, config, package, frames, video, render_s, temp_dir, client, started)
     except (NotReady, daemon_link.LinkError, RenderError, ValueError, OSError) as exc:
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)

@@ -4,11 +4,16 @@ Operators submit and return at once; `tick()` (registered with `bpy.app.timers`,
 directly by tests, since timers never fire without Blender's window loop) reads the daemon's
 events without waiting, updates the panel, and places finished audio. All of it runs on the
 main thread, the only one allowed to touch Blender data.
+
+What the sidebar says comes from the job state machine shared with the other editors
+(vendor/mfmjt_client/job_state.py): "Cancelling" stays until the daemon confirms, failures name
+their cause, and a heartbeat notices a daemon that went silent (SIGKILL) within 5 s.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -32,14 +37,34 @@ class PendingJob:
     package: str
     temp_dir: str | None = None  # the rendered clip's folder, deleted when the job ends
     render_s: float = 0.0
+    startup_s: float = 0.0  # the daemon is being started: the heartbeat waits this long for it
 
 
 _pending: dict[str, PendingJob] = {}
+_watches: dict[int, Any] = {}  # id(client) -> JobWatch of that client's jobs
+
+
+def _job_state() -> Any:
+    from .vendor.mfmjt_client import job_state
+
+    return job_state
+
+
+def _watch(client: Any) -> Any:
+    if id(client) not in _watches:
+        _watches[id(client)] = _job_state().JobWatch()
+    return _watches[id(client)]
+
+
+def sentence(text: str) -> str:
+    """The state machine's line as the sidebar writes it (capital first letter)."""
+    return text[:1].upper() + text[1:]
 
 
 def track(pending: PendingJob) -> None:
     """Follow a submitted job from the timer."""
     _pending[pending.job.id] = pending
+    _watch(pending.client).track(pending.job.id, time.monotonic(), pending.startup_s)
     ensure_timer()
 
 
@@ -61,15 +86,18 @@ def _scene(pointer: int) -> Any:
 
 def _finish(pending: PendingJob) -> None:
     _pending.pop(pending.job.id, None)
+    _watch(pending.client).jobs.pop(pending.job.id, None)
     if pending.temp_dir:
         shutil.rmtree(pending.temp_dir, ignore_errors=True)
 
 
 def tick() -> float | None:
-    """The timer callback: poll every client once (no waiting), apply what arrived.
-    Returns the delay until the next call, or None when nothing is left to follow."""
+    """The timer callback: poll every client once (no waiting), apply what arrived, keep the
+    heartbeat. Returns the delay until the next call, or None when nothing is left to follow."""
     clients = {id(p.client): p.client for p in _pending.values()}
+    now = time.monotonic()
     for client in clients.values():
+        watch = _watch(client)
         try:
             events = client.poll(0)
         except Exception as exc:  # a broken socket fails its jobs; the timer must survive it
@@ -80,7 +108,21 @@ def tick() -> float | None:
         for event in events:
             pending = _pending.get(event.job)
             if pending is not None:
-                _apply(pending, event)
+                watch.feed([event], now)
+                _apply(pending, event, watch.jobs.get(event.job), now)
+        if watch.tick(client, now) == "give_up":
+            for pending in [p for p in _pending.values() if p.client is client]:
+                state = watch.jobs.get(pending.job.id)
+                _set_status(pending, sentence(state.text(now)) if state else "Failed: the daemon stopped answering")
+                scene = _scene(pending.scene_pointer)
+                if scene is not None:
+                    scene.mfmjt.daemon_status = f"Not answering: nothing heard for {watch.heartbeat.give_up_s:g} s"
+                _finish(pending)
+        for pending in [p for p in _pending.values() if p.client is client]:
+            state = watch.jobs.get(pending.job.id)
+            scene = _scene(pending.scene_pointer)
+            if state is not None and scene is not None and state.phase != "queued" and not state.finished:
+                scene.mfmjt.status = sentence(state.text(now))  # the time left counts down
     for scene_name, text in daemon_link.hello_answers():
         scene = bpy.data.scenes.get(scene_name)
         if scene is not None:
@@ -95,22 +137,24 @@ def _set_status(pending: PendingJob, text: str) -> None:
         scene.mfmjt.status, scene.mfmjt.progress = text, 0.0
 
 
-def _apply(pending: PendingJob, event: Any) -> None:
+def _apply(pending: PendingJob, event: Any, state: Any, now: float) -> None:
     scene = _scene(pending.scene_pointer)
     if scene is None:  # the scene was deleted: nowhere to put the audio
         _finish(pending)
         return
     settings = scene.mfmjt
     if event.kind == "accepted":
-        settings.status = "Accepted by the daemon"
+        if state is None or state.phase == "queued":
+            settings.status = "Accepted by the daemon"
     elif event.kind == "progress":
         settings.progress = event.progress.fraction
-        settings.status = progress_text(event.progress)
+        settings.status = sentence(state.text(now)) if state is not None else progress_text(event.progress)
     elif event.kind == "error":
         _finish(pending)
         settings.progress = 0.0
-        error = event.error
-        settings.status = "Cancelled" if error.code == "cancelled" else f"Failed: {error.message}"
+        settings.status = sentence(state.text(now)) if state is not None else f"Failed: {event.error.message}"
+        if event.error.code == "shutting_down":
+            settings.daemon_status = "The daemon shut down"
     elif event.kind == "result":
         _finish(pending)
         _place(scene, pending, event.result)
@@ -164,15 +208,16 @@ def timings_text(render_s: float, result: Any) -> str:
 
 
 def cancel(scene: Any) -> int:
-    """Cancel this scene's jobs (the daemon is told; their late events are ignored). Returns
-    how many there were."""
+    """Ask the daemon to cancel this scene's jobs, without waiting. The sidebar says
+    "Cancelling" until the daemon confirms (the timer then writes "Cancelled: you cancelled");
+    a daemon that does not answer is reported by the heartbeat. Returns how many there were."""
     mine = pending_for(scene)
+    now = time.monotonic()
     for pending in mine:
-        daemon_link.cancel(pending.client, pending.job.id)
-        _finish(pending)
+        watch = _watch(pending.client)
+        if watch.cancel(pending.client, pending.job.id, now):
+            scene.mfmjt.status = sentence(watch.jobs[pending.job.id].text(now))
     if mine:
-        scene.mfmjt.status = "Cancelled"
-        scene.mfmjt.progress = 0.0
         _refresh_ui()
     return len(mine)
 
@@ -181,6 +226,7 @@ def forget_all() -> None:
     """Drop every job and close the clients (add-on disabled); the daemon cancels the jobs."""
     for pending in list(_pending.values()):
         _finish(pending)
+    _watches.clear()
     daemon_link.close_all()
     if bpy.app.timers.is_registered(tick):
         bpy.app.timers.unregister(tick)

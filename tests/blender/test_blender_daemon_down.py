@@ -70,8 +70,8 @@ def test_silent_daemon_times_out_with_a_message(extension, prefs, scene):
         scene.mfmjt.prompt = "wind"
         assert bpy.ops.sequencer.mfmjt_generate_prompt() == {"FINISHED"}
         wait_for_jobs(extension, scene, timeout=15)
-    assert scene.mfmjt.status == (f"Failed: no answer from {prefs.address} after 3 tries of 0.5 s; "
-                                  "is `mfmjt serve` running?")
+    assert scene.mfmjt.status == (f"Failed: the daemon stopped answering (no answer from {prefs.address} "
+                                  "after 3 tries of 0.5 s; is `mfmjt serve` running?)")
     assert sound_strips(scene) == []
     assert scene.mfmjt.status in _panel_texts(extension)
 

@@ -161,7 +161,9 @@ def test_cancel_stops_the_job(extension, prefs, scene):
         time.sleep(0.02)
     assert extension.jobs.pending_for(scene), scene.mfmjt.status
     assert bpy.ops.sequencer.mfmjt_cancel() == {"FINISHED"}
-    assert scene.mfmjt.status == "Cancelled" and not extension.jobs.pending_for(scene)
+    assert scene.mfmjt.status == "Cancelling, waiting for the daemon to confirm"
+    wait_for_jobs(extension, scene, timeout=20)  # until the daemon confirms
+    assert scene.mfmjt.status == "Cancelled: you cancelled"
     # The daemon heard it: the job stops (a 300 s job would keep it busy far longer).
     client = extension.daemon_link.client_for(extension.preferences.daemon_config(bpy.context))
     deadline = time.monotonic() + 20
@@ -169,7 +171,7 @@ def test_cancel_stops_the_job(extension, prefs, scene):
         extension.jobs.tick()
         time.sleep(0.1)
     assert counters["running"] == 0 and counters["cancelled"] >= 1, counters
-    assert sound_strips(scene) == [] and scene.mfmjt.status == "Cancelled"
+    assert sound_strips(scene) == [] and scene.mfmjt.status == "Cancelled: you cancelled"
 
 
 def test_check_daemon_reports_the_model(extension, prefs, scene):

@@ -170,3 +170,21 @@ def test_a_request_reported_failed_never_runs_when_the_daemon_returns(start_daem
         counts = client.status()
         assert counts.get("completed") == 1, counts
         assert job.id not in second.log()
+
+
+def test_silence_before_a_job_was_tracked_does_not_count():
+    class QuietClient:  # heard long ago, e.g. an editor's client idle for minutes
+        heard_at, pings, gave_up = 0.0, 0, False
+
+        def ping_nowait(self):
+            self.pings += 1
+
+        def give_up(self, message):
+            self.gave_up = True
+
+    client, watch = QuietClient(), js.JobWatch()
+    watch.track("j", now=600.0)
+    assert watch.tick(client, now=600.1) is None
+    assert watch.tick(client, now=601.0) == "ping" and client.pings == 1
+    assert watch.tick(client, now=604.0) == "give_up" and client.gave_up
+    assert watch.jobs["j"].text(604.0) == "failed: the daemon stopped answering (nothing heard for 4 s)"
