@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test clean screenshots
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,10 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 	$(MAKE) test-blender
+
+# The panel screenshots in docs/screenshots/, made by the panel state tests' own run.
+screenshots: setup
+	MFMJT_SCREENSHOTS=docs $(BIN)/python -m pytest tests/panel/test_panel_states.py -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache
