@@ -95,7 +95,8 @@ class Client:
     times, before DaemonUnavailableError. identity: a stable name for this client (e.g. the
     editor's session): a Client created again with it within the daemon's reconnect grace (an
     add-on reload) gets its jobs back by re-sending them (`submit(..., job=<the old id>)`); by
-    default a random one. token: the local daemon's secret (default: read from
+    default a random one. Keep a stable identity hard to guess (random, saved with the session):
+    any connection that claims it receives what the daemon sends to it. token: the local daemon's secret (default: read from
     `protocol.token_path()` when no server_key is given). server_key (Z85 or a .key file) and client_key (a
     .key_secret file from `mfmjt keys client NAME`) enable CURVE.
     """

@@ -261,8 +261,6 @@ class Server:
                 log.warning("job %s ran past the time limit of %.0f s: stopping it", job.id, self.config.job_timeout_s)
                 job.cancel(protocol.TIME_LIMIT, f"the job ran longer than this daemon's limit of "
                            f"{self.config.job_timeout_s:g} s (mfmjt serve --job-timeout)")
-        # Progress to every job's client; to an away client it doubles as the probe that
-        # notices its return (the send succeeds again).
         for job in list(self._active.values()):
             if self._active.get(job.key) is job:
                 self._send_progress(job)
@@ -271,11 +269,11 @@ class Server:
     # ---- sending ------------------------------------------------------------------------------
 
     def _send(self, client: bytes, header: dict[str, Any], blobs: Sequence[Any] = ()) -> bool:
+        if client in self._away:  # its answers wait in the cache until it is back (authenticated)
+            return False
         frames = protocol.encode({**header, "instance": self.instance}, blobs)
         try:
             self._socket.send_multipart([client, *frames], flags=zmq.NOBLOCK, copy=False)
-            if client in self._away:
-                self._client_back(client)
             return True
         except zmq.Again:
             log.warning("client %s is not reading; dropped a %r message", _who(client), header.get("op"))
@@ -396,8 +394,6 @@ class Server:
 
     def _handle(self, frames: list[zmq.Frame]) -> None:
         client = frames[0].bytes
-        if client in self._away:  # anything it sends means it is back
-            self._client_back(client)
         if len(frames) < 2:
             return
         if len(frames[1]) == 0:  # a REQ socket: answer inside its envelope so it is not stuck
@@ -410,6 +406,8 @@ class Server:
         try:
             message = protocol.decode(frames[1:], max_blob_bytes=self.config.max_message_bytes)
             self._check_token(message)
+            if client in self._away:  # a request from its routing id (with the token): it is back
+                self._client_back(client)
             fields = protocol.parse_request(message)
             getattr(self, f"_op_{message.op}")(client, message, fields)
         except protocol.ProtocolError as exc:
