@@ -61,3 +61,14 @@ class UsageError(MfmjtError):
 
     exit_code = 2
     code = "usage"
+
+
+def exit_code_for(code: str) -> int:
+    """The command line's exit status for a protocol error code (1 when no error class has it)."""
+    stack: list[type[MfmjtError]] = [MfmjtError]
+    while stack:
+        cls = stack.pop()
+        if cls.code == code:
+            return cls.exit_code
+        stack.extend(cls.__subclasses__())
+    return 1

@@ -26,18 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
-def _exit_code(code: str) -> int:
-    from mfmjt_core import errors
-
-    stack = [errors.MfmjtError]
-    while stack:
-        cls = stack.pop()
-        if cls.code == code:
-            return cls.exit_code
-        stack.extend(cls.__subclasses__())
-    return 1
-
-
 def _progress_printer(quiet: bool):
     """One updating line on a terminal; one line per stage otherwise (logs, pipes)."""
     tty, last = sys.stderr.isatty(), [None]
@@ -60,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from mfmjt_daemon.client import Client, DaemonError
     from mfmjt_daemon.events import levels_text
 
+    from mfmjt_core.errors import exit_code_for
+
     address = args.address or (f"tcp://127.0.0.1:{args.port}" if args.port else None)
     params = request_fields(args)
     paths = check_outputs(args)  # before anything is sent: a bad name must not cost a generation
@@ -73,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet and sys.stderr.isatty():
             print(file=sys.stderr)
         print(f"mfmjt client: {exc.message} [{exc.code}]", file=sys.stderr)
-        return _exit_code(exc.code)
+        return exit_code_for(exc.code)
     if not args.quiet and sys.stderr.isatty():
         print(file=sys.stderr)
     write_audio_set(paths[:result.variations], list(result.to_numpy()), result.sample_rate, subtype="PCM_24")

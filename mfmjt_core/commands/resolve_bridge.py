@@ -105,8 +105,9 @@ def output_path(args: argparse.Namespace, settings: dict) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mfmjt_core.commands.client import _exit_code
     from mfmjt_daemon.client import Client, DaemonError, write_wav
+
+    from mfmjt_core.errors import exit_code_for
 
     apply_request_file(args)
     if not args.video:
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail("bad_request", str(exc), 2)
     except DaemonError as exc:
-        return _fail(exc.code, exc.message, _exit_code(exc.code))
+        return _fail(exc.code, exc.message, exit_code_for(exc.code))
     write_wav(out, result, 0)
     seed = result.seeds[0] if result.seeds else ""
     record("result", out.resolve(), seed, result.samples, result.sample_rate)

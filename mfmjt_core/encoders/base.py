@@ -22,21 +22,20 @@ import torch
 from torch import nn
 
 from mfmjt_core.errors import MediaError
+from mfmjt_core.media.video import CLIP_FPS, SYNC_FPS  # the frame rates the encoders read
 
 TEXT_LENGTH = 77
-CLIP_FPS = 8
-SYNC_FPS = 25
 SEGMENT_FRAMES = 16
 SEGMENT_STRIDE = 8
 TOKENS_PER_SEGMENT = 8
 
 
-def clip_frame_count(duration: float, fps: int = CLIP_FPS) -> int:
+def clip_frame_count(duration: float, fps: float = CLIP_FPS) -> int:
     """Number of 8 fps frames for `duration` seconds (MMAudio: int(duration * 8))."""
     return int(duration * fps)
 
 
-def sync_frame_count(duration: float, fps: int = SYNC_FPS) -> int:
+def sync_frame_count(duration: float, fps: float = SYNC_FPS) -> int:
     return int(duration * fps)
 
 
@@ -51,7 +50,7 @@ def require_segment_count(num_frames: int) -> int:
     if count == 0:
         raise MediaError(
             f"{num_frames} frames at {SYNC_FPS} fps is too short for sync features: "
-            f"at least {SEGMENT_FRAMES} frames ({SEGMENT_FRAMES / SYNC_FPS:.2f} s) are needed"
+            f"at least {SEGMENT_FRAMES} frames ({float(SEGMENT_FRAMES / SYNC_FPS):.2f} s) are needed"
         )
     return count
 

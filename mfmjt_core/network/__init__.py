@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from mfmjt_core.network.config import VARIANTS, NetworkConfig, SequenceConfig, get_config
@@ -27,16 +29,8 @@ def build_network(
     config = get_config(variant)
     if overrides:
         config = dataclasses.replace(config, **overrides)
-    with torch.device(device) if device is not None else _nullcontext():
+    with torch.device(device) if device is not None else contextlib.nullcontext():
         return MMDiT(config, generator=generator)
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The adapter from a network's own time convention to the project's.
 
-Project convention (see DESIGN.md): t = 1 is noise, t = 0 is data, z_t = (1 - t) x + t eps,
+Project convention (docs/architecture.md): t = 1 is noise, t = 0 is data, z_t = (1 - t) x + t eps,
 v = eps - x, and a model is a callable u(z, r, t, **cond) giving the average velocity over [r, t].
 MMAudio's published networks use t' = 1 - t and velocity data - noise = -v, so for them
 u(z, r, t) = -net(z, t' = 1 - t, h = t - r). The interval h = t - r reads the same either way.
