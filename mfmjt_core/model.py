@@ -81,6 +81,24 @@ class ModelSpec:
         return cls(**data)
 
 
+def tiny_random_spec() -> ModelSpec:
+    """A very small untrained model of the embedded architecture, for tests and benchmarks."""
+    return ModelSpec(
+        name="tiny-random",
+        network=NetworkConfig(
+            name="tiny_random", latent_dim=160, hidden_dim=64, depth=2, fused_depth=1, num_heads=2,
+            clip_dim=32, sync_dim=32, text_dim=32, time_convention="meanflow",
+        ),
+        encoders={"kind": "small", "config": {
+            "frame_size": 32, "clip_dim": 32, "sync_dim": 32, "text_dim": 32, "clip_channels": [8, 16, 32],
+            "sync_channels": [8, 16, 32], "text_layers": 1, "text_heads": 2, "vocab_size": 1024,
+        }},
+        codec={"kind": "mel", "config": {"n_mels": 80, "stack": 2, "griffin_lim_iters": 8}},
+        window_s=8.0,
+        defaults=SamplingDefaults(steps=1, guidance=2.0, rescale="zero_star"),
+    )
+
+
 def build_encoders(spec: dict, generator: torch.Generator | None = None) -> EncoderSet:
     kind = spec.get("kind")
     if kind == "mmaudio":  # published weights from the cache (`mfmjt fetch BUNDLE`)

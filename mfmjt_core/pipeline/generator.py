@@ -20,7 +20,7 @@ import torch
 
 import mfmjt_core
 from mfmjt_core.errors import MediaError, MissingWeightsError, ResourceError, UnknownModelError
-from mfmjt_core.model import AudioModel
+from mfmjt_core.model import AudioModel, tiny_random_spec
 from mfmjt_core.pipeline.features import FeatureCache, content_fingerprint, feature_key
 from mfmjt_core.pipeline.frames import decode_for_encoders
 from mfmjt_core.pipeline.sampling import sample_latents, starting_noise
@@ -114,8 +114,6 @@ class Generator:
                 )
             return cls(AudioModel.load(EMBEDDED_MODEL), name="mfmjt-tiny-synth (embedded)", device=device, cache=cache)
         if str(name_or_path) == TEST_MODEL:
-            from mfmjt_core.training.recipes import tiny_random_spec
-
             g = torch.Generator().manual_seed(0)
             model = AudioModel.create(tiny_random_spec(), generator=g)
             with torch.no_grad():  # wake the zero-initialised modulations so conditions matter

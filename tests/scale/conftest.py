@@ -26,7 +26,7 @@ def media_folder(tmp_path_factory) -> dict[str, Path]:
     from mfmjt_core.media import write_audio
     from mfmjt_core.model import AudioModel
     from mfmjt_core.synth import WorldConfig, make_clip, write_clip
-    from mfmjt_core.training.recipes import tiny_random_spec
+    from mfmjt_core.model import tiny_random_spec
 
     base = tmp_path_factory.mktemp("scale_media")
     model = base / "tiny.safetensors"
