@@ -125,12 +125,15 @@ def add_movie_with_the_menu(scene, path: str, channel: int, frame_start: int):
     window = bpy.context.window_manager.windows[0]
     window.scene = scene
     area = max(window.screen.areas, key=lambda a: a.width * a.height)
-    area.type = "SEQUENCE_EDITOR"
-    region = next(r for r in area.regions if r.type == "WINDOW")
-    before = {s.name for s in strips(scene)}
-    with bpy.context.temp_override(window=window, area=area, region=region, scene=scene):
-        result = bpy.ops.sequencer.movie_strip_add(filepath=path, channel=channel, frame_start=frame_start,
-                                                   sound=False, use_framerate=False)
+    was, area.type = area.type, "SEQUENCE_EDITOR"
+    try:
+        region = next(r for r in area.regions if r.type == "WINDOW")
+        before = {s.name for s in strips(scene)}
+        with bpy.context.temp_override(window=window, area=area, region=region, scene=scene):
+            result = bpy.ops.sequencer.movie_strip_add(filepath=path, channel=channel, frame_start=frame_start,
+                                                       sound=False, use_framerate=False)
+    finally:
+        area.type = was
     assert result == {"FINISHED"}, result
     (strip,) = [s for s in strips(scene) if s.name not in before]
     return strip
