@@ -471,7 +471,7 @@ class Client:
     def _probe_answer(self, job: Job, message: protocol.Message) -> None:
         state = message.header.get("state")
         job._heard_at, job._probe, job._probe_tries = time.monotonic(), None, 0
-        if state in ("done", "failed"):  # its answer got lost: a re-send returns it again
+        if state in ("done", "failed", "cancelled"):  # its answer got lost: a re-send returns it again
             job._tries = 0
             job.state = "sending"
             self._send_job(job)

@@ -278,6 +278,9 @@ def parse_request(message: Message) -> dict[str, Any]:
         raise ProtocolError(UNKNOWN_OP, f"unknown op {op[:64]!r}; known: {list(REQUEST_OPS)}", job=job, req=req)
     fields_of_op, out = FIELDS[op], {}
     try:
+        if "req" in message.header and req is None:  # checked like `job`, though never returned
+            raise ProtocolError(BAD_REQUEST, "field 'req' must be an id of 1-64 characters from "
+                                "A-Z a-z 0-9 . _ : -")
         for name, value in message.header.items():
             if name in _COMMON or name.startswith("x_"):
                 continue

@@ -380,7 +380,9 @@ class Server:
         log.log(logging.INFO if job.token.cancelled else logging.WARNING,
                 "job %s from %s failed (%s): %s", job.id, _who(job.client), code, message)
         header = {"op": "error", "job": job.id, "code": code, "message": message, "about": "generate"}
-        self._finish(job, "failed", header, [], send=send and code != protocol.CLIENT_GONE)
+        # a job stopped by its client's cancel reads `cancelled` in `status`, not `failed`
+        state = "cancelled" if code == protocol.CANCELLED else "failed"
+        self._finish(job, state, header, [], send=send and code != protocol.CLIENT_GONE)
 
     def _finish(self, job: Job, state: str, header: dict, blobs: list, *, send: bool = True) -> None:
         job.discard_temp_file()  # before the answer leaves: no upload outlives its job
@@ -413,7 +415,9 @@ class Server:
         except protocol.ProtocolError as exc:
             self._counts["rejected"] += 1
             log.debug("bad request from %s: %s", _who(client), exc.message)
-            self._send_error(client, exc.code, self._uploads.scrub(exc.message), job=exc.job, req=exc.req)
+            about = message.op if message is not None and message.op in protocol.REQUEST_OPS else None
+            self._send_error(client, exc.code, self._uploads.scrub(exc.message), job=exc.job, req=exc.req,
+                             about=about)
         except Exception as exc:  # noqa: BLE001 - answer, log and keep serving
             log.exception("internal error while handling a request from %s", _who(client))
             job = message.header.get("job") if message is not None else None
