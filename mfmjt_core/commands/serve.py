@@ -101,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
 
     from mfmjt_core.pipeline.generator import Generator
 
+    from mfmjt_core.media import levels
+
+    levels.load()  # output levels are measured on every job
     generators = []
     for device in devices:
         log.info("loading model %s on %s", args.model or "(embedded default)", device)

@@ -33,6 +33,13 @@ class Levels:
                 "gain_db": round(self.gain_db, 2)}
 
 
+def load() -> None:
+    """Import the measuring libraries now (about 3 s on a slow CPU), so a daemon's first job
+    does not pay for it."""
+    import pyloudnorm  # noqa: F401
+    import scipy.signal  # noqa: F401
+
+
 def oversampling(sample_rate: int) -> int:
     return 4 if sample_rate < 96_000 else 2 if sample_rate < 192_000 else 1
 

@@ -109,7 +109,7 @@ def test_job_time_limit_and_per_client_queue_share(start_daemon):
         wait_for(lambda: long_job.done, 60, step=lambda: a.poll(0.05), what="the time limit")
         assert long_job.error.code == "time_limit" and "--job-timeout" in long_job.error.message
         wait_for(lambda: other.done, 60, step=lambda: b.poll(0.05), what="the other client's job")
-        assert other.result is not None
+        assert other.result is not None, other.error
 
 
 def test_serve_refuses_bad_limits_with_a_usage_error():
