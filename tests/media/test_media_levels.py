@@ -87,3 +87,17 @@ def test_the_evaluation_scores_raw_output(tmp_path):
     for modality in ("video", "text"):
         kwargs = _request(ClipInput(1, tmp_path / "clip.mp4", "rain", 2.0), RunConfig("mf", 1, "off", modality), 1.0)
         assert kwargs["peak_ceiling"] is None and "loudness" not in kwargs
+
+
+@pytest.mark.parametrize("rate", [16_000, 48_000, 96_000])
+def test_the_pruned_search_equals_oversampling_everything(rate):
+    from scipy.signal import upfirdn
+
+    from mfmjt_core.media.levels import _interpolator, oversampling
+
+    rng = np.random.default_rng(rate)
+    x = 0.05 * rng.standard_normal((2, rate * 3))
+    x[1, rate + 17] = 0.9  # a click: the peak lies in one block
+    x[0, 2 * rate: 2 * rate + 4] = [0.7, -0.7, 0.7, -0.7]  # near Nyquist: overshoots between samples
+    full = np.abs(upfirdn(_interpolator(oversampling(rate)), x, oversampling(rate), 1, axis=-1)).max()
+    assert true_peak(x.astype(np.float32), rate) == pytest.approx(full, rel=1e-6)
