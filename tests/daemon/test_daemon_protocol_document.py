@@ -13,6 +13,7 @@ import pytest
 import zmq
 
 import mfmjt_schema
+from daemon_testing import token
 from mfmjt_daemon import protocol
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
@@ -67,6 +68,11 @@ def dealer(daemon):
     sock.close(0)
 
 
+def _send(sock, header: dict) -> None:
+    """A request as the document says, with the local daemon's token (section 1)."""
+    sock.send_multipart(protocol.encode({**header, "token": token()}))
+
+
 def _until(sock, job: str, ops: tuple[str, ...], timeout: float = 60.0) -> protocol.Message:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -80,7 +86,7 @@ def _until(sock, job: str, ops: tuple[str, ...], timeout: float = 60.0) -> proto
 def test_a_client_written_from_the_document(dealer):
     example = next(h for h in _examples() if h.get("op") == "generate" and "prompt" in h)
     job = f"doc-{time.monotonic_ns()}"
-    dealer.send_multipart(protocol.encode({**example, "job": job, "duration": 1.5, "sample_rate": 16_000}))
+    _send(dealer, {**example, "job": job, "duration": 1.5, "sample_rate": 16_000})
     result = _until(dealer, job, ("result", "error"))
     h = result.header
     assert result.op == "result", h
@@ -89,11 +95,11 @@ def test_a_client_written_from_the_document(dealer):
     assert max(abs(x) for x in audio) <= 10 ** (-1 / 20) + 1e-6  # the documented sample range
     assert h["levels"][0]["true_peak_dbtp"] <= -1.0
     # a request error names the op it answers; a bad `req` is refused like a bad `job`
-    dealer.send_multipart(protocol.encode({"op": "generate", "job": job + "x", "duration": 601.0,
-                                           "variations": 16, "sample_rate": 192_000, "channels": 2}))
+    _send(dealer, {"op": "generate", "job": job + "x", "duration": 601.0,
+                   "variations": 16, "sample_rate": 192_000, "channels": 2})
     error = _until(dealer, job + "x", ("error",)).header
     assert error["code"] == "too_large" and error["about"] == "generate" and "max_" in error["message"]
-    dealer.send_multipart(protocol.encode({"op": "ping", "req": "not valid!"}))
+    _send(dealer, {"op": "ping", "req": "not valid!"})
     error = {}
     while error.get("op") != "error" or "job" in error:  # (late progress of the jobs above)
         assert dealer.poll(10_000)
@@ -103,10 +109,10 @@ def test_a_client_written_from_the_document(dealer):
 
 def test_a_cancelled_job_reads_cancelled_in_status(dealer):
     job = f"cancel-{time.monotonic_ns()}"
-    dealer.send_multipart(protocol.encode({"op": "generate", "job": job, "duration": 600.0, "sample_rate": 8_000,
-                                           "steps": 1000}))
+    _send(dealer, {"op": "generate", "job": job, "duration": 600.0, "sample_rate": 8_000,
+                   "steps": 1000})
     _until(dealer, job, ("accepted",))
-    dealer.send_multipart(protocol.encode({"op": "cancel", "job": job, "req": "c1"}))
+    _send(dealer, {"op": "cancel", "job": job, "req": "c1"})
     assert _until(dealer, job, ("error",)).header["code"] == "cancelled"
-    dealer.send_multipart(protocol.encode({"op": "status", "job": job, "req": "s1"}))
+    _send(dealer, {"op": "status", "job": job, "req": "s1"})
     assert _until(dealer, job, ("status",)).header["state"] == "cancelled"
