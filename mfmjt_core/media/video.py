@@ -39,6 +39,11 @@ SYNC_SIZE = 224
 _MIN_TOLERANCE = Fraction(1, 1_000_000)
 # Frames up to this size decode and scale on the calling thread (see _threads_for).
 _SMALL_FRAME_PIXELS = 320 * 240
+# Black bars: edge rows/columns whose brightest pixel is at most this (video black is 16 in
+# limited range; encoders ring a little around the picture's edge), and only bars of at least
+# BAR_MIN_FRACTION of the side count (a dark line at the edge is picture, not a bar).
+BAR_LEVEL = 24
+BAR_MIN_FRACTION = 0.02
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +89,9 @@ class FrameSpec:
     size: (height, width) to resize to (aspect not kept). short_side: resize so the shorter
     displayed side has this length (aspect kept). center_crop: then cut the central square of
     this side. interpolation: libswscale filter name ("BICUBIC", "AREA", "BILINEAR", ...).
+    crop_bars: with `size`, leave out black bars (a letterbox or pillarbox seen in the first
+    frame: see `content_box`), so that a picture an editor framed inside a wider canvas is
+    scaled as itself, not squeezed together with its bars.
     """
 
     fps: Fraction
@@ -91,17 +99,20 @@ class FrameSpec:
     short_side: int | None = None
     center_crop: int | None = None
     interpolation: str = "BICUBIC"
+    crop_bars: bool = False
 
     def __post_init__(self) -> None:
         if self.size is not None and self.short_side is not None:
             raise ValueError("give either size or short_side, not both")
+        if self.crop_bars and (self.size is None or self.center_crop is not None):
+            raise ValueError("crop_bars goes with size (and without center_crop)")
         object.__setattr__(self, "fps", as_fraction(self.fps))
         if self.interpolation.upper() not in Interpolation.__members__:
             raise ValueError(f"unknown interpolation {self.interpolation!r}")
 
     @property
     def geometry_key(self) -> tuple:
-        return self.size, self.short_side, self.center_crop, self.interpolation.upper()
+        return self.size, self.short_side, self.center_crop, self.interpolation.upper(), self.crop_bars
 
 
 def decode_frames(
@@ -201,44 +212,81 @@ class _Geometry:
         self._size = spec.size
         self._short_side = spec.short_side
         self._crop = spec.center_crop
+        self._crop_bars = spec.crop_bars
         self._interpolation = spec.interpolation.upper()
         self.index = index  # slot of this geometry's conversion in each decoded frame
         self._threads = threads
         self._scaler = VideoReformatter()
-        self._plan: tuple[int, int, int, int] | None = None  # scaled w, h, crop x0, y0
+        self._plan: tuple[int, int, int, int, int, int] | None = None
 
-    def _make_plan(self, frame: av.VideoFrame) -> tuple[int, int, int, int]:
+    def _make_plan(self, frame: av.VideoFrame) -> tuple[int, int, int, int, int, int]:
+        """(scaled w, h, crop x0, y0, crop w, h); the crop is the whole scaled frame when none."""
         sar = self._stream.sample_aspect_ratio
         display_w = frame.width * float(sar) if sar else float(frame.width)
         display_h = float(frame.height)
         if self._size is not None:
             h, w = self._size
+            box = content_box(frame) if self._crop_bars else None
+            if box is not None:  # scale so that the box becomes (h, w), then cut it out
+                left, top, right, bottom = box
+                sw, sh = round(frame.width * w / (right - left)), round(frame.height * h / (bottom - top))
+                x0 = min(round(left * w / (right - left)), sw - w)
+                y0 = min(round(top * h / (bottom - top)), sh - h)
+                return sw, sh, x0, y0, w, h
         elif self._short_side is not None:
             scale = self._short_side / min(display_w, display_h)
             w = max(self._short_side, round(display_w * scale))
             h = max(self._short_side, round(display_h * scale))
         else:
             w, h = round(display_w), frame.height
-        x0 = y0 = 0
-        if self._crop is not None:
-            if self._crop > min(w, h):
-                raise ValueError(f"center_crop {self._crop} is larger than the frame ({w}x{h})")
-            x0, y0 = (w - self._crop) // 2, (h - self._crop) // 2
-        return w, h, x0, y0
+        if self._crop is None:
+            return w, h, 0, 0, w, h
+        if self._crop > min(w, h):
+            raise ValueError(f"center_crop {self._crop} is larger than the frame ({w}x{h})")
+        return w, h, (w - self._crop) // 2, (h - self._crop) // 2, self._crop, self._crop
 
     def to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         if self._plan is None:
             self._plan = self._make_plan(frame)
-        w, h, x0, y0 = self._plan
+        w, h, x0, y0, cw, ch = self._plan
         if (w, h) == (frame.width, frame.height):  # colour conversion only, as to_ndarray does
             rgb = self._scaler.reformat(frame, format="rgb24", threads=self._threads)
         else:
             rgb = self._scaler.reformat(frame, width=w, height=h, format="rgb24",
                                         interpolation=self._interpolation, threads=self._threads)
         rgb = rgb.to_ndarray()
-        if self._crop is not None:
-            rgb = rgb[y0 : y0 + self._crop, x0 : x0 + self._crop]
+        if (cw, ch) != (w, h):
+            rgb = rgb[y0 : y0 + ch, x0 : x0 + cw]
         return np.ascontiguousarray(rgb)
+
+
+def content_box(frame: av.VideoFrame) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of the picture inside black bars, in coded pixels; None when
+    the frame shows no bars. Bars are what a letterbox or pillarbox makes: black full rows (or
+    columns) on both sides of one axis, as wide on one side as on the other (within a pixel and
+    1 %). A small bright thing on a black background is not boxed: it is dark on both axes or
+    off centre. A frame black all over gives no box to trust."""
+    luma = frame.to_ndarray(format="gray")
+    rows = np.flatnonzero(luma.max(1) > BAR_LEVEL)
+    cols = np.flatnonzero(luma.max(0) > BAR_LEVEL)
+    if rows.size == 0:
+        return None
+    height, width = luma.shape
+    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    side = (box[0], width - box[2])  # left and right bars
+    lid = (box[1], height - box[3])  # top and bottom bars
+
+    def bars(pair: tuple[int, int], length: int) -> bool:
+        return min(pair) >= BAR_MIN_FRACTION * length and abs(pair[0] - pair[1]) <= 1 + 0.01 * length
+
+    def none(pair: tuple[int, int], length: int) -> bool:
+        return max(pair) < BAR_MIN_FRACTION * length
+
+    if bars(side, width) and none(lid, height):
+        return box[0], 0, box[2], height
+    if bars(lid, height) and none(side, width):
+        return 0, box[1], width, box[3]
+    return None
 
 
 class _Decoded:

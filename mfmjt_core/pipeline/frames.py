@@ -20,8 +20,8 @@ def decode_for_encoders(
     """(8 fps frames, 25 fps frames) as uint8 (T, H, W, 3), from one decoding pass.
 
     MMAudio's encoders take 384x384 (CLIP) and 224x224 centre crops (Synchformer), scaled
-    bicubic; the small encoders take one small square size for both, area-scaled, so a source
-    frame picked at both rates is converted once.
+    bicubic; the small encoders take one small square size for both, area-scaled, black bars
+    left out, so a source frame picked at both rates is converted once.
     """
     from mfmjt_core.media.video import FrameSpec, decode_frame_sets
 
@@ -33,7 +33,10 @@ def decode_for_encoders(
                  FrameSpec(Fraction(SYNC_FPS), short_side=sync_size, center_crop=sync_size)]
     else:
         area = SMALL_ENCODER_INTERPOLATION
-        specs = [FrameSpec(Fraction(fps), size=(size, size), interpolation=area)
+        # Black bars are left out: the small encoders squeeze the frame square, and a square
+        # picture pillarboxed in a 16:9 render squeezed with its bars made the embedded model
+        # hear three times as many onsets (tests/blender/test_blender_sync.py).
+        specs = [FrameSpec(Fraction(fps), size=(size, size), interpolation=area, crop_bars=True)
                  for fps in (CLIP_FPS, SYNC_FPS)]
     clip, sync = decode_frame_sets(path, start, end, specs)
     return clip.frames, sync.frames

@@ -35,3 +35,41 @@ def test_clip_and_synchformer_keep_bicubic_sizes_and_crop(video):
     np.testing.assert_array_equal(frames8, want8)
     np.testing.assert_array_equal(frames25, want25)
     assert frames8.shape == (8, 96, 96, 3) and frames25.shape == (25, 48, 48, 3)
+
+
+def test_small_encoders_leave_out_black_bars(tmp_path):
+    # A square picture pillarboxed in a 16:9 frame (as Blender renders a square clip in a wide
+    # scene) reaches the small encoders as the picture itself, not squeezed with its bars.
+    from mfmjt_core.media import write_video
+
+    y, x = np.mgrid[0:72, 0:72]
+    picture = np.stack([x * 3 + 30, y * 3 + 30, (x + y) + 60], -1).astype(np.uint8)
+    picture = np.repeat(picture[None], 24, 0)
+    boxed = np.zeros((24, 72, 128, 3), np.uint8)
+    boxed[:, :, 28:100] = picture
+    write_video(tmp_path / "square.mp4", picture, Fraction(24))
+    write_video(tmp_path / "boxed.mp4", boxed, Fraction(24))
+    small = SimpleNamespace(cfg=SimpleNamespace(frame_size=16))
+    square, _ = decode_for_encoders(small, tmp_path / "square.mp4", 0.0, 1.0)
+    from_boxed, _ = decode_for_encoders(small, tmp_path / "boxed.mp4", 0.0, 1.0)
+    squeezed = decode_frames(tmp_path / "boxed.mp4", 0.0, 1.0, Fraction(8), size=(16, 16), interpolation="AREA").frames
+    error = np.abs(from_boxed.astype(int) - square.astype(int)).mean()
+    squeezed_error = np.abs(squeezed.astype(int) - square.astype(int)).mean()
+    assert from_boxed.shape == square.shape == (8, 16, 16, 3)
+    assert error < 5.0 and squeezed_error > 8 * error, (error, squeezed_error)
+
+
+def test_a_bright_thing_on_black_is_not_taken_for_bars(tmp_path):
+    from mfmjt_core.media import write_video
+    from mfmjt_core.media.video import content_box
+    import av
+
+    frames = np.zeros((2, 72, 128, 3), np.uint8)
+    frames[:, 30:42, 58:70] = 220  # centred on both axes: no bars
+    frames[1, :, 10:60] = 0
+    frames[1, :, 30:98] = 200  # full-height, centred: a pillarbox
+    write_video(tmp_path / "dark.mp4", frames, Fraction(24))
+    with av.open(str(tmp_path / "dark.mp4")) as container:
+        first, second = list(container.decode(video=0))[:2]
+    assert content_box(first) is None
+    assert content_box(second) == (30, 0, 98, 72)
