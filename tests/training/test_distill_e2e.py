@@ -13,13 +13,12 @@ import pytest
 import torch
 
 from mfmjt_core.cli import main
-from mfmjt_core.model import AudioModel, SamplingDefaults
+from mfmjt_core.model import AudioModel, SamplingDefaults, tiny_random_spec
 from mfmjt_core.modelfile import read_model
 from mfmjt_core.pipeline.generator import Generator
 from mfmjt_core.training.config import apply_overrides
 from mfmjt_core.training.distill import PairMix
 from mfmjt_core.training.distill_task import DistillSettings, default_train_config, run_distill
-from mfmjt_core.training.recipes import tiny_random_spec
 
 WINDOW = 2.0
 
