@@ -109,3 +109,20 @@ def test_a_real_process_prints_no_traceback(tmp_path):
         assert done.returncode == code, done.stderr
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not Path(tmp_path / "out.mp3").exists()
+
+
+CLIENT_CASES = [c for c in CASES if c[2] in (2, 3) and not any(a in ("--mux", "--device", "--model") for a in c[1])
+                and c[0] not in ("start past the video", "video not media")]  # (those two are the daemon's to find)
+
+
+@pytest.mark.parametrize("name, args, code, words", CLIENT_CASES, ids=[c[0] for c in CLIENT_CASES])
+def test_the_client_refuses_the_same_inputs_before_sending(name, args, code, words, tmp_path, video, capsys):
+    # nothing listens at this address: each case must end before the client tries to reach it
+    (tmp_path / "dir.wav").mkdir()
+    argv = ["client", "--address", "tcp://127.0.0.1:9", "--timeout", "0.2",
+            *[a.format(video=video, tmp=tmp_path) for a in args]]
+    if not any(a in ("-o", "--output") for a in argv):
+        argv += ["-o", str(tmp_path / "out.wav")]
+    got, lines = _run(argv, capsys)
+    assert got == code, (got, lines)
+    assert len(lines) == 1 and lines[0].startswith("mfmjt") and words in lines[0], lines
