@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test clean screenshots
+.PHONY: setup demo test clean screenshots xvfb
 
 setup: $(VENV)/.installed
 
@@ -16,9 +16,21 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/mfmjt demo
 
-test: setup
+test: setup xvfb
 	$(BIN)/python -m pytest
 	$(MAKE) test-blender
+
+# Xvfb and the X libraries Qt's xcb plugin loads, so the panel soak also runs on a real X server
+# (tests/panel/test_panel_soak.py). Needs root and Debian/Ubuntu's apt; where that is missing the
+# soak runs offscreen only and says why.
+XVFB_PACKAGES := xvfb libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 \
+	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libfontconfig1
+xvfb:
+	@if command -v Xvfb >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(XVFB_PACKAGES) >/dev/null) \
+		|| echo "xvfb: apt-get failed; the panel soak runs offscreen only"; \
+	else echo "xvfb: not installed and no root apt-get here; the panel soak runs offscreen only"; fi
 
 # The panel screenshots in docs/screenshots/, made by the panel state tests' own run.
 screenshots: setup
