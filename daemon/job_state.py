@@ -244,3 +244,27 @@ class JobWatch:
                 state.on_lost(now, f"nothing heard for {self.heartbeat.give_up_s:g} s")
             self.lost, self._lost_at, self.pinged_at = True, client.heard_at, None
         return action
+
+
+def follow(client, job: str, watch: JobWatch, on_change, *, poll_s: float = 0.1, clock=None) -> JobState:
+    """Wait for one submitted job as a blocking script does (the Resolve script, its bridge):
+    poll, feed, keep the heartbeat, and call on_change(state, now) whenever the line to show
+    changes. Returns the finished state; the client's Job holds the result."""
+    import time
+
+    clock = clock or time.monotonic
+    state = watch.jobs.get(job) or watch.track(job, clock())
+    shown = None
+    while not state.finished:
+        events = client.poll(poll_s)
+        now = clock()
+        for event in events:
+            watch.feed([event], now)
+            if event.job == job and state.text(now) != shown:
+                shown = state.text(now)
+                on_change(state, now)
+        watch.tick(client, now)
+        if state.text(now) != shown:
+            shown = state.text(now)
+            on_change(state, now)
+    return state

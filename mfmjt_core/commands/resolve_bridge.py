@@ -106,6 +106,7 @@ def output_path(args: argparse.Namespace, settings: dict) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from mfmjt_daemon.client import Client, DaemonError, write_wav
+    from mfmjt_daemon.job_state import DONE, JobWatch, follow
 
     from mfmjt_core.errors import exit_code_for
 
@@ -123,16 +124,22 @@ def run(args: argparse.Namespace) -> int:
     params = {k: v for k, v in options.items() if v not in (None, "")}
     params.setdefault("channels", 2)
 
-    def progress(p) -> None:
-        record("progress", f"{p.fraction:.3f}", p.stage)
+    def progress(state, now) -> None:  # the whole line the state machine shows, as the stage
+        if not state.finished:
+            record("progress", f"{state.fraction:.3f}", state.text(now))
 
     try:
         with Client(address, timeout=args.timeout) as client:
-            result = client.generate(video, progress=progress, sample_rate=args.sample_rate, **params)
+            job = client.submit(video, sample_rate=args.sample_rate, **params)
+            state = follow(client, job.id, JobWatch(), progress)
     except ValueError as exc:
         return _fail("bad_request", str(exc), 2)
     except DaemonError as exc:
         return _fail(exc.code, exc.message, exit_code_for(exc.code))
+    if state.phase != DONE:
+        code = job.error.code if job.error is not None else "unavailable"
+        return _fail(code, state.text(0.0), exit_code_for(code))  # "failed: the daemon shut down (...)"
+    result = job.result
     write_wav(out, result, 0)
     seed = result.seeds[0] if result.seeds else ""
     record("result", out.resolve(), seed, result.samples, result.sample_rate)

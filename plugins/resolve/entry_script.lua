@@ -241,21 +241,23 @@ local function generate(video, r, timeline_name, prompt)
   file:close()
   local pipe = io.popen(bridge_line(request_path), "r")
   if not pipe then os.remove(request_path) fail("cannot run the MF-MJT bridge: " .. BRIDGE_COMMAND) end
-  local wav, seed, problem, last = nil, nil, nil, {}
+  local wav, seed, problem, stated, last = nil, nil, nil, nil, {}
   local stages = {}
   for line in pipe:lines() do
     local fraction, stage = line:match("^progress\t([^\t]*)\t([^\t\r]*)")
     local path, s = line:match("^result\t([^\t]*)\t([^\t]*)\t")
     local code, message = line:match("^error\t([^\t]*)\t([^\r]*)")
-    if stage and not stages[stage] then
-      stages[stage] = true
-      log(stage .. " " .. math.floor((tonumber(fraction) or 0) * 100 + 0.5) .. "%")
+    if stage then  -- the job state machine's whole line; logged once per phase (its first word)
+      local phase = stage:match("^(%S+)") or stage
+      if not stages[phase] then stages[phase] = true log(stage) end
     elseif path then wav, seed = path, s
+    elseif code and (message:match("^failed: ") or message:match("^cancelled: ")) then stated = message
     elseif code then problem = message .. " [" .. code .. "]"
     elseif not fraction then last[#last + 1] = line if #last > 5 then table.remove(last, 1) end end
   end
   pipe:close()
   os.remove(request_path)
+  if not wav and stated then fail(stated) end  -- the job state machine's line, whole
   if not wav then fail("the MF-MJT bridge failed: " .. (problem or table.concat(last, " / "))) end
   return wav, seed
 end

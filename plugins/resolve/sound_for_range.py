@@ -119,10 +119,11 @@ def run(resolve, settings: Settings, log: Callable[[str], None] = print,
                                settings.seed, settings.steps, settings.guidance, settings.channels)
         shown = []
 
-        def progress(fraction: float, stage: str) -> None:
-            if stage not in shown:
-                shown.append(stage)
-                log(f"MF-MJT: {stage} {100 * fraction:.0f}%")
+        def progress(fraction: float, line: str) -> None:  # the job state machine's line
+            phase = line.split(" ", 1)[0]  # queued, encoding, sampling, decoding, cancelling
+            if phase not in shown:
+                shown.append(phase)
+                log(f"MF-MJT: {line}")
 
         audio = transport.generate(request, progress)
     finally:

@@ -68,6 +68,14 @@ def _client_module():
     return client
 
 
+def _job_state_module():
+    try:
+        from mfmjt_client import job_state  # the copy beside the Resolve script
+    except ImportError:
+        from mfmjt_daemon import job_state  # an installed mfmjt
+    return job_state
+
+
 def zmq_available() -> bool:
     """Whether pyzmq imports in this Python (Resolve's own Python usually lacks it)."""
     try:
@@ -86,17 +94,23 @@ class DirectTransport:
         self.address, self.timeout = address, timeout
 
     def generate(self, request: SoundRequest, progress: ProgressCallback) -> GeneratedAudio:
-        """Send the rendered file, wait for the sound, write it as a 24-bit WAV."""
+        """Send the rendered file, wait for the sound (the shared job state machine tells each
+        phase; its heartbeat notices a daemon that went silent within 5 s), write a 24-bit WAV."""
         client = _client_module()
+        job_state = _job_state_module()
         try:
             with client.Client(self.address, timeout=self.timeout) as connection:
-                result = connection.generate(
-                    str(request.video), progress=lambda p: progress(p.fraction, p.stage),
-                    prompt=request.prompt or None, negative_prompt=request.negative_prompt or None,
-                    seed=request.seed, steps=request.steps, guidance=request.guidance,
-                    channels=request.channels, sample_rate=request.sample_rate)
-        except client.DaemonError as exc:
-            raise ResolveScriptError(f"the MF-MJT daemon answered: {exc.message} [{exc.code}]") from None
+                job = connection.submit(
+                    str(request.video), prompt=request.prompt or None,
+                    negative_prompt=request.negative_prompt or None, seed=request.seed, steps=request.steps,
+                    guidance=request.guidance, channels=request.channels, sample_rate=request.sample_rate)
+                state = job_state.follow(connection, job.id, job_state.JobWatch(),
+                                         lambda s, now: progress(s.fraction, s.text(now)))
+        except ValueError as exc:
+            raise ResolveScriptError(f"the request was refused: {exc}") from None
+        if state.phase != job_state.DONE:
+            raise ResolveScriptError(state.text(0.0))  # e.g. "failed: the daemon shut down (...)"
+        result = job.result
         path = client.write_wav(request.out, result, 0)
         return GeneratedAudio(Path(path), result.seeds[0] if result.seeds else None, result.samples,
                               result.sample_rate)
@@ -147,11 +161,15 @@ class BridgeTransport:
                 elif record[0] == "result":
                     path, seed, samples, rate = record[1][:4]
                     result = GeneratedAudio(Path(path), int(seed) if seed.isdigit() else None, int(samples), int(rate))
+                elif record[1][1].startswith(("failed: ", "cancelled: ")):
+                    error = record[1][1]  # the job state machine's line: whole, as it is
                 else:
                     error = f"{record[1][1]} [{record[1][0]}]"
         request_file.unlink(missing_ok=True)
         if result is not None and proc.returncode == 0:
             return result
+        if error is not None and error.startswith(("failed: ", "cancelled: ")):
+            raise ResolveScriptError(error)
         detail = error or " / ".join(line for line in other if line) or f"exit status {proc.returncode}"
         raise ResolveScriptError(f"the MF-MJT bridge failed: {detail}")
 

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from daemon_process import free_port, serve_model_arguments
+from daemon_process import ServeProcess
 from panel_testing import ARTIFACTS, ROOT
 from PySide6.QtCore import Qt
 
@@ -21,40 +18,9 @@ from PySide6.QtCore import Qt
 SCREENSHOTS = ROOT / "docs" / "screenshots" if os.environ.get("MFMJT_SCREENSHOTS") == "docs" else ARTIFACTS
 
 
-class Daemon:
-    """`mfmjt serve` on a fixed port, so it can be killed and started again at the same address."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.port = folder, free_port()
-        self.address = f"tcp://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.runs = 0
-
-    def start(self) -> Daemon:
-        self.runs += 1
-        self.log_path = self.folder / f"daemon-{self.runs}.log"
-        argv = [sys.executable, "-m", "mfmjt_core", "serve", *serve_model_arguments(), "--port", str(self.port),
-                "--heartbeat", "0.5", "--log-level", "debug"]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-        deadline = time.monotonic() + 90
-        while "ready on" not in self.log_path.read_text(errors="replace"):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"daemon did not start:\n{self.log_path.read_text(errors='replace')}")
-            time.sleep(0.05)
-        return self
-
-    def stop(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-        self.proc.wait(30)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture
 def own_daemon(tmp_path):
-    daemon = Daemon(tmp_path)
+    daemon = ServeProcess(tmp_path)
     yield daemon.start()
     if daemon.proc.poll() is None:
         daemon.proc.kill()
