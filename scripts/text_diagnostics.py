@@ -104,9 +104,60 @@ def diagnose(model_path: str | None, clips: int, split: str, start: int, materia
     out["clip_projected_spread_rms"] = _rms(
         net.project_conditions(f["clip_f"], f["sync_f"], f["text_f"], noise.shape[1]).clip_f_c
         - net.project_conditions(f["clip_f"], f["sync_f"], f["text_f"], noise.shape[1]).clip_f_c.mean(0))
+    # How much of each clip's overall spectrum (its time-averaged latent) an output gets right,
+    # against how much a caption could say: a ridge fit from the caption's words on train clips.
+    target = net.normalize(batch["latent"]).mean(dim=1)
+    spread = float((target - target.mean(0)).pow(2).mean())
+    for name, latent in (("text_only", text_only), ("video_only", _one_step(model, noise, cond(idx, None))),
+                         ("unconditional", _one_step(model, noise, cond(None, None)))):
+        err = float((latent.mean(dim=1) - target).pow(2).mean())
+        out[f"clip_spectrum_r2_{name}"] = 1 - err / spread
+    out.update(_caption_ceiling(task, clip_list, target, net))
     if material_clips > 0:
         out.update(_material_accuracy(model, text_only, both, clip_list, material_clips))
     return out
+
+
+def _caption_ceiling(task, clip_list, target: torch.Tensor, net, train_clips: int = 256) -> dict:
+    """R^2 of the clips' time-averaged latents predicted by ridge regressions fitted on train-split
+    clips, from the captions' bag of words (what a caption can tell about the spectrum) and from
+    the text encoder's pooled features (what of it reaches the network)."""
+    from mfmjt_core.synth.world import make_clip, split_seeds
+
+    train = [make_clip(s, config=task.world, with_frames=False) for s in split_seeds("train", train_clips,
+                                                                                   start=500_000)]
+    words = sorted({w for c in train for w in c.caption.lower().replace(",", " ").split()})
+    index = {w: i for i, w in enumerate(words)}
+
+    def bag(captions):
+        x = np.zeros((len(captions), len(words) + 1), dtype=np.float64)
+        x[:, -1] = 1.0
+        for row, caption in enumerate(captions):
+            for w in caption.lower().replace(",", " ").split():
+                if w in index:
+                    x[row, index[w]] += 1.0
+        return x
+
+    with torch.no_grad():
+        y = torch.stack([net.normalize(task.codec.encode(torch.from_numpy(c.audio)[None])[:, : task.num_latents])[0]
+                         .mean(dim=0) for c in train]).double().numpy()
+    t = target.double().numpy()
+
+    def r2(x_train, x_test, ridge):
+        w = np.linalg.solve(x_train.T @ x_train + ridge * np.eye(x_train.shape[1]), x_train.T @ y)
+        return float(1 - ((x_test @ w - t) ** 2).mean() / ((t - t.mean(0)) ** 2).mean())
+
+    def pooled(captions):  # the text encoder's features as the network pools them (plus a bias)
+        with torch.no_grad():
+            f = task.model.encoders.encode_text(captions).mean(dim=1).double().numpy()
+        return np.concatenate([f, np.ones((len(f), 1))], axis=1)
+
+    return {
+        "clip_spectrum_r2_caption_words_ridge": r2(bag([c.caption for c in train]),
+                                                   bag([c.caption for c in clip_list]), 1.0),
+        "clip_spectrum_r2_pooled_text_features_ridge": r2(pooled([c.caption for c in train]),
+                                                          pooled([c.caption for c in clip_list]), 1e-3),
+    }
 
 
 def _material_accuracy(model, text_only, both, clip_list, material_clips: int) -> dict:
