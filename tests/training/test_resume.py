@@ -47,12 +47,13 @@ def test_sigterm_checkpoints_between_checkpoints_and_resumes_exactly(tmp_path):
             os.kill(os.getpid(), signal.SIGTERM)
 
     stopped_dir = tmp_path / "stopped"
+    handler_before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(TrainingStopped) as info:
         train(ToyTask(), _config(), stopped_dir, progress=kill_at_step_10)
     assert (info.value.step, info.value.reason) == (10, "SIGTERM")
     assert torch.load(stopped_dir / "train_state.pt", weights_only=True)["step"] == 10
     assert not (stopped_dir / "model.safetensors").exists()
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler does not outlive training
+    assert signal.getsignal(signal.SIGTERM) is handler_before  # the handler does not outlive training
     train(ToyTask(), _config(), stopped_dir, progress=None)
     _assert_same_weights(tmp_path / "straight" / "model.safetensors", stopped_dir / "model.safetensors")
     state_a = torch.load(tmp_path / "straight" / "train_state.pt", weights_only=True)
