@@ -242,8 +242,7 @@ class Server:
                 elif rest[0] == protocol.CLIENT_GONE and job.cancel_message == _FREED:
                     job.park()  # stopped to free the worker; runs again when its client returns
                     if job.client not in self._away:  # ... which it did meanwhile
-                        job.state = "queued"
-                        self._queue.put(job, force=True)
+                        self._requeue(job)
                 else:
                     self._finish_failed(job, rest[0], rest[1])
             except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be encoded
@@ -332,9 +331,16 @@ class Server:
         parked = sorted((j for j in self._active.values() if j.client == client and j.state == "parked"),
                         key=lambda j: j.submitted)
         for job in parked:
-            job.state = "queued"
-            self._queue.put(job, force=True)
+            self._requeue(job)
         log.info("client %s is back: %d job(s) queued again", _who(client), len(parked))
+
+    def _requeue(self, job: Job) -> None:
+        job.state = "queued"
+        try:
+            self._queue.put(job, force=True)
+        except QueueFull:  # closed: the daemon is stopping
+            job.cancel(protocol.SHUTTING_DOWN)
+            self._finish_failed(job, protocol.SHUTTING_DOWN, "the daemon is shutting down; submit again later")
 
     def _give_up(self, client: bytes) -> None:
         """The grace is over: cancel the client's jobs. Their error answers are kept, so a
