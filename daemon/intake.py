@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mfmjt_schema
-from mfmjt_core.pipeline.types import GenerateRequest
-
 from mfmjt_daemon import protocol
 from mfmjt_daemon.uploads import Uploads
+
+import mfmjt_schema
+from mfmjt_core.pipeline.types import GenerateRequest
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,15 @@ options, the Python client and the editor forms all read their fields, bounds, d
 from here: adding a field means adding it to `fields.FIELDS` (and to the widgets that show it).
 """
 
-from .cost import BYTES_PER_SAMPLE, Cost, RangeError, check_range, range_seconds, request_cost, sample_count
+from .cost import (
+    BYTES_PER_SAMPLE,
+    Cost,
+    RangeError,
+    check_range,
+    range_seconds,
+    request_cost,
+    sample_count,
+)
 from .fields import (
     FIELDS,
     MAX_SECONDS,

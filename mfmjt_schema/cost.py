@@ -63,7 +63,7 @@ def range_seconds(fields: dict[str, Any]) -> tuple[float | None, float | None]:
 
 def check_range(fields: dict[str, Any], has_video: bool) -> None:
     """The combination rules of the range fields (RangeError); values are already checked."""
-    given = lambda name: fields.get(name) is not None  # noqa: E731
+    given = lambda name: fields.get(name) is not None
     if not has_video:
         if not given("duration"):
             raise RangeError("text-to-audio needs 'duration' (seconds)")

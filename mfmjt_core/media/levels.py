@@ -28,7 +28,7 @@ class Levels:
     gain_db: float  # applied: loudness normalisation and/or the ceiling's reduction
 
     def to_json(self) -> dict:
-        r = lambda x: None if x is None else round(x, 2)  # noqa: E731
+        r = lambda x: None if x is None else round(x, 2)
         return {"loudness_lufs": r(self.loudness_lufs), "true_peak_dbtp": r(self.true_peak_dbtp),
                 "gain_db": round(self.gain_db, 2)}
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mfmjt_schema as schema
 from PySide6.QtCore import QRegularExpression
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+
+import mfmjt_schema as schema
 
 MAX_SEED = schema.MAX_SEED  # a line edit: QSpinBox holds only a C int
 LOUDNESS_OFF = schema.field("loudness").low  # the spin box's floor reads "as generated"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 
-
 from blender_testing import import_bpy, sound_strips, wait_for_jobs
 
 bpy = import_bpy()
@@ -30,7 +29,9 @@ def test_panel_bounds_are_the_schema_bounds(extension, scene):
 def test_loudness_reaches_the_daemon_and_the_levels_come_back(extension, prefs, scene):
     scene.frame_current = 1
     settings = scene.mfmjt
-    settings.prompt, settings.duration, settings.loudness = "rain on a tin roof", 2.0, -30.0
+    settings.prompt, settings.duration, settings.loudness = "metal ball bouncing", 2.0, -30.0
+    # a prompt and seed the embedded model answers audibly: a take under the -70 LUFS gate reads "- LUFS"
+    settings.seed, settings.lock_seed = 1234, True
     config = extension.preferences.DaemonConfig()
     assert extension.generate.request_params(settings, config)["loudness"] == -30.0
     assert bpy.ops.sequencer.mfmjt_generate_prompt() == {"FINISHED"}

@@ -8,7 +8,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from mfmjt_daemon import protocol
 from mfmjt_daemon.intake import IntakeLimits, build_request
 from mfmjt_daemon.uploads import Uploads

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 import zmq
-
-import mfmjt_schema
 from daemon_testing import token
 from mfmjt_daemon import protocol
+
+import mfmjt_schema
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 
 
 def _examples() -> list[dict]:
-    blocks = re.findall(r"```json\n(.*?)```", DOC, flags=re.S)
+    blocks = re.findall(r"```json\n(.*?)```", DOC, flags=re.DOTALL)
     # "…" marks a value the reader fills in; give it a placeholder string so the JSON reads
     return [json.loads(re.sub(r"(?<![\w\"])…", '"x"', re.sub(r'"[^"\n]*…[^"\n]*"', '"x"', b))) for b in blocks]
 

@@ -67,7 +67,7 @@ def test_the_generator_delivers_under_the_ceiling_and_reports_it():
     from mfmjt_core.pipeline.generator import Generator
 
     generator = Generator.load("tiny-random")
-    request = dict(prompt="rain", duration=2.0, seed=5, variations=2, channels=2)
+    request = {"prompt": "rain", "duration": 2.0, "seed": 5, "variations": 2, "channels": 2}
     raw = generator.generate(**request, peak_ceiling=None)  # what the evaluation scores
     safe = generator.generate(**request, loudness=-20.0)
     assert raw.levels == () and len(safe.levels) == 2

@@ -80,7 +80,7 @@ ADD_A_FIELD = textwrap.dedent('''
 
 
 def test_adding_a_field_to_the_schema_reaches_every_part():
-    done = subprocess.run([sys.executable, "-c", ADD_A_FIELD], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", ADD_A_FIELD], check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out == {"protocol": 0.75, "protocol_bound": "field 'wetness' must be a number in [0, 1]",

@@ -106,5 +106,5 @@ def test_a_start_past_the_probed_end_is_refused():
 def test_the_schema_is_standard_library_only():
     code = ("import sys, mfmjt_schema; bad = {'numpy', 'torch', 'zmq', 'mfmjt_core', 'mfmjt_daemon'} & "
             "{m.split('.')[0] for m in sys.modules}; print(sorted(bad)); assert not bad")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
