@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import bpy
 
 from . import compat, jobs, timeline
+
+
+CHAR_PX = 7.0  # a label character's mean width at UI scale 1 (Blender's default font)
+
+
+def wrap_to_sidebar(text: str, context: Any) -> list[str]:
+    """`text` as lines that fit the sidebar's width: Blender's labels clip, they never wrap, and a
+    status must be read whole. Words are never split (joined with spaces they give the text)."""
+    region = getattr(context, "region", None)
+    width = getattr(region, "width", 0) or 300  # no region when drawn outside a window (tests)
+    scale = getattr(getattr(getattr(context, "preferences", None), "system", None), "ui_scale", 1.0) or 1.0
+    chars = max(16, int(width / (CHAR_PX * scale)) - 6)  # less the icon and the margins
+    return textwrap.wrap(text, chars, break_long_words=False, break_on_hyphens=False) or [""]
+
+
+def _labels(layout: Any, text: str, context: Any, icon: str) -> None:
+    column = layout.column(align=True)
+    for i, line in enumerate(wrap_to_sidebar(text, context)):
+        column.label(text=line, icon=icon if i == 0 else "BLANK1")
 
 
 class SEQUENCER_PT_mfmjt(bpy.types.Panel):
@@ -53,10 +73,11 @@ class SEQUENCER_PT_mfmjt(bpy.types.Panel):
         row.operator("sequencer.mfmjt_generate_prompt", text="From Prompt", icon="OUTLINER_OB_SPEAKER")
 
         if running:
-            layout.progress(factor=settings.progress, type="BAR", text=settings.status)
+            layout.progress(factor=settings.progress, type="BAR", text=f"{settings.progress:.0%}")
+            _labels(layout, settings.status, context, "TIME")
             layout.operator("sequencer.mfmjt_cancel", icon="CANCEL")
         elif settings.status:
-            layout.label(text=settings.status, icon="INFO")
+            _labels(layout, settings.status, context, "INFO")
 
         if settings.last_result:
             box = layout.box()

@@ -90,3 +90,18 @@ def test_sigkill_is_noticed_within_five_seconds(extension, own_daemon, scene):
     assert taken < 5.0
     assert scene.mfmjt.status == "Failed: the daemon stopped answering (nothing heard for 4 s)"
     assert scene.mfmjt.daemon_status == "Not answering: nothing heard for 4 s"
+    lines = extension.panels.wrap_to_sidebar(scene.mfmjt.status, bpy.context)
+    assert len(lines) > 1 and " ".join(lines) == scene.mfmjt.status  # wrapped, not clipped
+
+
+def test_long_messages_wrap_to_the_sidebar_width(extension):
+    from types import SimpleNamespace
+
+    text = ("Failed: bad media (could not decode frame 17 of /media/a folder with a long name/clip.mov: "
+            "invalid data found when processing input)")
+    for width in (180, 300, 600):
+        context = SimpleNamespace(region=SimpleNamespace(width=width), preferences=bpy.context.preferences)
+        lines = extension.panels.wrap_to_sidebar(text, context)
+        assert " ".join(lines) == text
+        longest_word = max(len(w) for w in text.split())
+        assert all(len(line) * 7 <= width or len(line) == longest_word for line in lines), lines
