@@ -9,7 +9,6 @@ import bpy
 
 from . import compat, jobs, timeline
 
-
 CHAR_PX = 7.0  # a label character's mean width at UI scale 1 (Blender's default font)
 
 
