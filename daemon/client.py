@@ -24,9 +24,12 @@ import uuid
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
+
+if TYPE_CHECKING:  # typing.Self is 3.11+; Resolve may run an older Python
+    from typing import Self
 
 from . import protocol
 from .events import (
@@ -96,9 +99,10 @@ class Client:
     editor's session): a Client created again with it within the daemon's reconnect grace (an
     add-on reload) gets its jobs back by re-sending them (`submit(..., job=<the old id>)`); by
     default a random one. Keep a stable identity hard to guess (random, saved with the session):
-    any connection that claims it receives what the daemon sends to it. token: the local daemon's secret (default: read from
-    `protocol.token_path()` when no server_key is given). server_key (Z85 or a .key file) and client_key (a
-    .key_secret file from `mfmjt keys client NAME`) enable CURVE.
+    any connection that claims it receives what the daemon sends to it. token: the local
+    daemon's secret (default: read from `protocol.token_path()` when no server_key is given).
+    server_key (Z85 or a .key file) and client_key (a .key_secret file from
+    `mfmjt keys client NAME`) enable CURVE.
     """
 
     def __init__(self, address: str | None = None, *, timeout: float = 10.0, retries: int = 2,
@@ -157,7 +161,7 @@ class Client:
             self._monitor = None
         self._socket.close(0)
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from mfmjt_daemon import protocol
+
 from mfmjt_core.errors import CancelledError, MfmjtError
 from mfmjt_core.pipeline.types import CancelToken, GenerateRequest, GenerationResult, ProgressCallback
-
-from mfmjt_daemon import protocol
 
 log = logging.getLogger("mfmjt_daemon.jobs")
 
@@ -296,7 +296,7 @@ class Worker(threading.Thread):
             return ("failed", job, exc.code, str(exc))
         except MemoryError:
             return ("failed", job, "resource", "out of memory while generating; try a shorter range")
-        except Exception as exc:  # noqa: BLE001 - one bad job must not stop the worker
+        except Exception as exc:
             if "out of memory" in str(exc).lower():  # torch.cuda.OutOfMemoryError and friends
                 return ("failed", job, "resource", f"out of memory: {str(exc)[:300]}")
             log.exception("job %s failed with an unexpected error", job.id)

@@ -25,7 +25,6 @@ import zmq.auth
 
 from mfmjt_core.errors import MfmjtError
 
-
 log = logging.getLogger("mfmjt_daemon.keys")
 
 SERVER = "server"

@@ -23,17 +23,16 @@ from typing import Any
 
 import numpy as np
 import zmq
-
-from mfmjt_core import __version__
-from mfmjt_core.pipeline.types import GenerationResult
-
 from mfmjt_daemon import protocol
 from mfmjt_daemon.intake import IntakeLimits, build_request, fingerprint
 from mfmjt_daemon.jobs import Answer, AnswerCache, FairQueue, GeneratorLike, Job, QueueFull, Worker
 from mfmjt_daemon.keys import KeysError, ServerKeys, apply_server_keys, start_authenticator
-from mfmjt_daemon.protocol import is_local_endpoint
 from mfmjt_daemon.local_token import ensure_token
+from mfmjt_daemon.protocol import is_local_endpoint
 from mfmjt_daemon.uploads import Uploads
+
+from mfmjt_core import __version__
+from mfmjt_core.pipeline.types import GenerationResult
 
 log = logging.getLogger("mfmjt_daemon.server")
 
@@ -245,7 +244,7 @@ class Server:
                         self._requeue(job)
                 else:
                     self._finish_failed(job, rest[0], rest[1])
-            except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be encoded
+            except Exception as exc:
                 log.exception("could not deliver the %s event of job %s", kind, job.id)
                 if self._active.get(job.key) is job:
                     self._finish_failed(job, protocol.INTERNAL, f"could not deliver the result: {type(exc).__name__}")
@@ -424,7 +423,7 @@ class Server:
             about = message.op if message is not None and message.op in protocol.REQUEST_OPS else None
             self._send_error(client, exc.code, self._uploads.scrub(exc.message), job=exc.job, req=exc.req,
                              about=about)
-        except Exception as exc:  # noqa: BLE001 - answer, log and keep serving
+        except Exception as exc:
             log.exception("internal error while handling a request from %s", _who(client))
             job = message.header.get("job") if message is not None else None
             self._send_error(client, protocol.INTERNAL, f"internal error: {type(exc).__name__}",

@@ -5,6 +5,7 @@ Standard library only, like `client.py` and `protocol.py`, so editors need nothi
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import wave
@@ -39,7 +40,7 @@ def pcm24(result: Result, variation: int = 0) -> bytes:
         if channels > 1:
             inter[c::channels] = floats[c * samples:(c + 1) * samples]
     full = float(_FULL_SCALE)
-    ints = array("i", [0 if x != x else round(max(-1.0, min(1.0, x)) * full) for x in inter])
+    ints = array("i", [0 if math.isnan(x) else round(max(-1.0, min(1.0, x)) * full) for x in inter])
     if sys.byteorder == "big":
         ints.byteswap()
     raw = ints.tobytes()

@@ -46,7 +46,7 @@ def read_model(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
             metadata = f.metadata() or {}
             if metadata.get("format") != FORMAT:
                 raise WeightsError(f"{path} is not an MF-MJT model file (format {metadata.get('format')!r})")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a safetensors file handle, not a dict)
         return tensors, json.loads(metadata["config"])
     except (SafetensorError, OSError, ValueError, KeyError) as exc:
         raise WeightsError(f"cannot read model file {path}: {exc}") from exc

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 
-def as_fraction(value: float | Fraction | int) -> Fraction:
+def as_fraction(value: float | Fraction) -> Fraction:
     """Exact value of a duration: floats are read as the nearest short decimal (0.1 -> 1/10)."""
     if isinstance(value, float):
         return Fraction(value).limit_denominator(10**9)

@@ -22,7 +22,7 @@ def impact_noise_signal(
     """(n,) test signal: decaying modal impacts, a harmonic hum and a filtered noise bed."""
     n = int(round(duration_s * sample_rate))
     t = torch.arange(n, dtype=torch.float64) / sample_rate
-    rand = lambda *shape: torch.rand(*shape, generator=generator, dtype=torch.float64)  # noqa: E731
+    rand = lambda *shape: torch.rand(*shape, generator=generator, dtype=torch.float64)
     signal = torch.zeros(n, dtype=torch.float64)
     for onset in torch.sort(rand(max(1, int(duration_s * 1.5))) * duration_s).values:
         local = (t - onset).clamp(min=0.0)

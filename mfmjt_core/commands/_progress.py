@@ -18,7 +18,9 @@ class ProgressLine:
         width = 28
         filled = int(round(width * max(0.0, min(1.0, fraction))))
         elapsed = time.perf_counter() - self.t0
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}% {stage:<12} {elapsed:6.1f}s")
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}% {stage:<12} {elapsed:6.1f}s"
+        )
         self.stream.flush()
 
     def close(self) -> None:

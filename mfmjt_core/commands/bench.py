@@ -11,8 +11,11 @@ HELP = "time each generation stage for an 8 s clip and compare 1 step with 25 st
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="embedded (default), tiny-random, a model file, or a published size "
-                                        "(small_16k, small_44k, medium_44k, large_44k, large_44k_v2) with random weights")
+    parser.add_argument(
+        "--model",
+        help="embedded (default), tiny-random, a model file, or a published size "
+        "(small_16k, small_44k, medium_44k, large_44k, large_44k_v2) with random weights",
+    )
     parser.add_argument("--steps", default="1,25", help="step counts to compare (default 1,25)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")

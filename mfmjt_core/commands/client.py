@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 NAME = "client"
 HELP = "generate sound through a running daemon (same options as `generate`)"
@@ -43,12 +42,12 @@ def _progress_printer(quiet: bool):
 
 
 def run(args: argparse.Namespace) -> int:
-    from mfmjt_core.commands.generate import check_outputs, request_fields
-    from mfmjt_core.media.output_set import write_audio_set
     from mfmjt_daemon.client import Client, DaemonError
     from mfmjt_daemon.events import levels_text
 
+    from mfmjt_core.commands.generate import check_outputs, request_fields
     from mfmjt_core.errors import exit_code_for
+    from mfmjt_core.media.output_set import write_audio_set
 
     address = args.address or (f"tcp://127.0.0.1:{args.port}" if args.port else None)
     params = request_fields(args)

@@ -109,7 +109,9 @@ def check_device(name: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_request_arguments(parser)
-    parser.add_argument("--mux", metavar="OUT.mp4", help="also write a copy of the video with the first result as audio")
+    parser.add_argument(
+        "--mux", metavar="OUT.mp4", help="also write a copy of the video with the first result as audio"
+    )
     parser.add_argument("--model", help="model file or name (default: the embedded model)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
 

@@ -40,7 +40,17 @@ def collect() -> dict:
             devices.append({"name": f"cuda:{i}", "model": p.name, "memory_gib": round(p.total_memory / 2**30, 1)})
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         devices.append({"name": "mps"})
-    packages = ["torch", "torchaudio", "torchvision", "open_clip_torch", "av", "pyzmq", "soundfile", "safetensors", "numpy"]
+    packages = [
+        "torch",
+        "torchaudio",
+        "torchvision",
+        "open_clip_torch",
+        "av",
+        "pyzmq",
+        "soundfile",
+        "safetensors",
+        "numpy",
+    ]
     return {
         "mfmjt": __version__,
         "python": platform.python_version(),

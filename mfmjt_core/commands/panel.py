@@ -21,7 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         import PySide6  # noqa: F401
-
         from mfmjt_panel.app import run as run_panel
     except ImportError as exc:
         print(f"mfmjt panel: {exc.name or exc} is missing; install the panel with `pip install 'mfmjt[panel]'`",

@@ -11,7 +11,9 @@ HELP = "run the generation daemon (ZeroMQ, loopback by default)"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mfmjt_daemon.protocol import DEFAULT_PORT
 
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})"
+    )
     parser.add_argument("--bind", metavar="ADDR", help="full ZeroMQ endpoint instead, e.g. tcp://192.168.1.5:5557 "
                         "or ipc:///tmp/mfmjt; anything but loopback or ipc needs CURVE keys (--keys)")
     parser.add_argument("--model", metavar="NAME_OR_PATH", help="model to load (default: the embedded model; "
@@ -99,9 +101,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"mfmjt serve: {exc}", file=sys.stderr)
         return 2
 
-    from mfmjt_core.pipeline.generator import Generator
-
     from mfmjt_core.media import levels
+    from mfmjt_core.pipeline.generator import Generator
 
     levels.load()  # output levels are measured on every job
     generators = []

@@ -140,8 +140,7 @@ def fit_classifier(features: np.ndarray, labels: list[str], *, shrinkage: float 
 
 def fit_on_world(n_clips: int = 600, *, split: str = "train", config=None) -> MaterialClassifier:
     """Fit on the reference audio of the first `n_clips` clips of `split` (train by default)."""
-    from mfmjt_core.synth import DEFAULT, split_seeds
-    from mfmjt_core.synth import make_clip
+    from mfmjt_core.synth import DEFAULT, make_clip, split_seeds
 
     if split == "test":
         raise ValueError("the material classifier must not be fitted on test clips")

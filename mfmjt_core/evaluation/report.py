@@ -8,7 +8,6 @@ import platform
 import time
 from pathlib import Path
 
-
 from mfmjt_core.evaluation.grid import MODALITIES
 from mfmjt_core.evaluation.onsets import DONT_CARE_KINDS, ONSET_KINDS
 from mfmjt_core.evaluation.runner import EvalResult, RunResult

@@ -153,7 +153,8 @@ def meanflow_loss(
         if uncond is None:
             raise ValueError("folded CFG (omega) needs `uncond` conditions")
         v = guided_velocity(
-            model if jvp_model is None else jvp_model, z, t, v, cond, uncond, omega=omega, kappa=kappa, interval=interval, guided_rows=guided_rows
+            model if jvp_model is None else jvp_model, z, t, v, cond, uncond,
+            omega=omega, kappa=kappa, interval=interval, guided_rows=guided_rows,
         )
 
     target_model = model if jvp_model is None else jvp_model

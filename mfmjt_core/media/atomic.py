@@ -41,7 +41,9 @@ def remove_stale_partials(targets: Iterable[Path]) -> list[Path]:
     """Remove the temporary files that dead processes left for these targets; returns them."""
     removed = []
     for target in targets:
-        pattern = re.compile(re.escape(f".{target.stem}{TEMP_MARKER}") + r"(\d+)-[0-9a-f]+" + re.escape(target.suffix) + r"\Z")
+        pattern = re.compile(
+            re.escape(f".{target.stem}{TEMP_MARKER}") + r"(\d+)-[0-9a-f]+" + re.escape(target.suffix) + r"\Z"
+        )
         with contextlib.suppress(OSError):
             for entry in target.parent.iterdir():
                 match = pattern.match(entry.name)

@@ -180,7 +180,7 @@ def check_range(
         )
 
 
-def as_fraction(rate: Fraction | int | float | str) -> Fraction:
+def as_fraction(rate: Fraction | float | str) -> Fraction:
     """A positive frame rate as a Fraction; floats like 29.97 become 30000/1001."""
     if isinstance(rate, float):
         value = Fraction(rate).limit_denominator(1001)

@@ -33,15 +33,14 @@ def mux_audio(
     sound = check_audio(audio, sample_rate)
     source = as_path(video_path)
     target = check_video_suffix(out_path)
-    with atomic_output(target) as temp:
-        with open_media(source) as container:
-            video_in = require_video_stream(container, source)
-            packets = _read_packets(container, video_in, source)
-            try:
-                with av.open(str(temp), "w") as out:
-                    _remux(out, video_in, packets, sound, int(sample_rate))
-            except FFmpegError as e:
-                raise MediaWriteError(f"cannot write {target}: {e}") from None
+    with atomic_output(target) as temp, open_media(source) as container:
+        video_in = require_video_stream(container, source)
+        packets = _read_packets(container, video_in, source)
+        try:
+            with av.open(str(temp), "w") as out:
+                _remux(out, video_in, packets, sound, int(sample_rate))
+        except FFmpegError as e:
+            raise MediaWriteError(f"cannot write {target}: {e}") from None
     return target
 
 

@@ -75,7 +75,7 @@ def target_count(start: float, end: float, fps: Fraction) -> int:
     return max(1, math.ceil(span - Fraction(1, 1_000_000)))
 
 
-def target_times(start: float, end: float, fps: Fraction | int | float) -> list[Fraction]:
+def target_times(start: float, end: float, fps: Fraction | float) -> list[Fraction]:
     """The exact target times start + k/fps for k = 0.. while < end."""
     rate = as_fraction(fps)
     first = Fraction(start)
@@ -292,7 +292,7 @@ def content_box(frame: av.VideoFrame) -> tuple[int, int, int, int] | None:
 class _Decoded:
     """A decoded frame with its exact time and its conversions, made on first use."""
 
-    __slots__ = ("t", "frame", "rgb")
+    __slots__ = ("frame", "rgb", "t")
 
     def __init__(self, t: Fraction, frame: av.VideoFrame, geometries: int) -> None:
         self.t, self.frame = t, frame

@@ -34,6 +34,13 @@ def build_network(
 
 
 __all__ = [
-    "MMDiT", "NetworkConfig", "ProjectedConditions", "SequenceConfig", "VARIANTS", "build_network",
-    "get_config", "OWN_PREFIXES", "STALE_KEYS",
+    "OWN_PREFIXES",
+    "STALE_KEYS",
+    "VARIANTS",
+    "MMDiT",
+    "NetworkConfig",
+    "ProjectedConditions",
+    "SequenceConfig",
+    "build_network",
+    "get_config",
 ]

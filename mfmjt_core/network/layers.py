@@ -31,9 +31,9 @@ class SwiGLU(nn.Module):
         super().__init__()
         width = swiglu_width(hidden)
         if kernel_size is None:
-            make = lambda i, o: nn.Linear(i, o, bias=False)  # noqa: E731
+            make = lambda i, o: nn.Linear(i, o, bias=False)
         else:
-            make = lambda i, o: TokenConv1d(i, o, kernel_size, padding=kernel_size // 2, bias=False)  # noqa: E731
+            make = lambda i, o: TokenConv1d(i, o, kernel_size, padding=kernel_size // 2, bias=False)
         self.w1 = make(dim, width)
         self.w2 = make(width, dim)
         self.w3 = make(dim, width)

@@ -275,7 +275,9 @@ class Generator:
         n = codec.num_latents(w.duration)
         v = len(seeds)
         settings = spec.defaults.resolve(request)
-        noise = starting_noise(seeds, n, codec.latent_dim, window=w.index, temperature=settings.temperature).to(self.device)
+        noise = starting_noise(seeds, n, codec.latent_dim, window=w.index, temperature=settings.temperature).to(
+            self.device
+        )
         cond = {"clip_f": clip_f.expand(v, -1, -1), "sync_f": sync_f.expand(v, -1, -1),
                 "text_f": text_f.expand(v, -1, -1)}
         t0 = time.perf_counter()

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 import mfmjt_schema
-
 from mfmjt_core.errors import CancelledError
 
 # progress(stage, fraction in [0, 1]); stages: "decode", "encode", "sample", "decode_audio", "resample"

@@ -39,8 +39,21 @@ class Simulation:
 
 
 class _Body:
-    __slots__ = ("plan", "half", "box", "x", "y", "vx", "vy", "state", "w", "e", "mu",
-                 "slide_start", "slide_strength")
+    __slots__ = (
+        "box",
+        "e",
+        "half",
+        "mu",
+        "plan",
+        "slide_start",
+        "slide_strength",
+        "state",
+        "vx",
+        "vy",
+        "w",
+        "x",
+        "y",
+    )
 
     def __init__(self, plan: BodyPlan) -> None:
         self.plan = plan

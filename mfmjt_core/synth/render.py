@@ -13,7 +13,12 @@ import numpy as np
 from mfmjt_core.synth.materials import material
 from mfmjt_core.synth.physics import Simulation
 from mfmjt_core.synth.scene import (
-    HUM_HZ, LAMP_RGB, MACHINE_SIZES, ObjectInfo, ScenePlan, machine_pulse,
+    HUM_HZ,
+    LAMP_RGB,
+    MACHINE_SIZES,
+    ObjectInfo,
+    ScenePlan,
+    machine_pulse,
 )
 
 _FLOOR_RGB = {"wood": (200, 164, 112), "stone": (152, 150, 142), "metal": (118, 126, 138)}

@@ -148,13 +148,13 @@ def variant_manifest(text: str, variant: Variant) -> str:
     """The manifest text for one variant: only its wheels, and its Blender version bounds."""
     names = [n for n in wheel_names(tomllib.loads(text)) if n.split("-")[3] == variant.abi]
     listing = "wheels = [\n" + "".join(f'  "./wheels/{n}",\n' for n in names) + "]"
-    text = re.sub(r"^wheels\s*=\s*\[.*?\]", lambda _: listing, text, count=1, flags=re.M | re.S)
+    text = re.sub(r"^wheels\s*=\s*\[.*?\]", lambda _: listing, text, count=1, flags=re.MULTILINE | re.DOTALL)
     if variant.blender_min:
         text = re.sub(r'^blender_version_min\s*=.*$', f'blender_version_min = "{variant.blender_min}"', text,
-                      count=1, flags=re.M)
+                      count=1, flags=re.MULTILINE)
     if variant.blender_max:
         text = re.sub(r'^(blender_version_min\s*=.*)$', rf'\1\nblender_version_max = "{variant.blender_max}"',
-                      text, count=1, flags=re.M)
+                      text, count=1, flags=re.MULTILINE)
     return text
 
 

@@ -21,11 +21,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
-
 from mfmjt_daemon.client import Client, DaemonError
 from mfmjt_daemon.job_state import SHUT_DOWN, STOPPED_ANSWERING, JobState, JobWatch
 from mfmjt_daemon.protocol import DEFAULT_ADDRESS, is_local_endpoint
+from PySide6.QtCore import QObject, Signal
 
 PROBE_TIMEOUT_S = 1.0
 START_TIMEOUT_S = 120.0  # importing torch and loading a model on a slow machine
@@ -132,7 +131,11 @@ class DaemonLink(QObject):
                     if state.finished_at == now:
                         self._tell(state, now)
                 if not was_lost:
-                    why = SHUT_DOWN if shut_down else f"{STOPPED_ANSWERING} (nothing heard for {watch.heartbeat.give_up_s:g} s)"
+                    why = (
+                        SHUT_DOWN
+                        if shut_down
+                        else f"{STOPPED_ANSWERING} (nothing heard for {watch.heartbeat.give_up_s:g} s)"
+                    )
                     self.unavailable.emit(f"{why}; waiting for it to come back")
             if was_lost and not watch.lost:  # heard again
                 shut_down = False

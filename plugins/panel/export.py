@@ -13,10 +13,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+from mfmjt_daemon.client import Result, write_wav
 
 from .video import VideoInfo
-
-from mfmjt_daemon.client import Result, write_wav
 
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 _AAC_FRAME = 1024

@@ -77,11 +77,15 @@ class RequestForm(QWidget):
         layout.addRow("Loudness", self.loudness)
 
     def request(self) -> Request:
-        return Request(prompt=self.prompt.text().strip(), negative_prompt=self.negative.text().strip(),
-                       seed=min(int(self.seed.text()), MAX_SEED) if self.seed.text() else None, steps=self.steps.value(),
-                       guidance=None if self.guidance.value() == 0.0 else self.guidance.value(),
-                       variations=self.variations.value(),
-                       loudness=None if self.loudness.value() <= LOUDNESS_OFF else self.loudness.value())
+        return Request(
+            prompt=self.prompt.text().strip(),
+            negative_prompt=self.negative.text().strip(),
+            seed=min(int(self.seed.text()), MAX_SEED) if self.seed.text() else None,
+            steps=self.steps.value(),
+            guidance=None if self.guidance.value() == 0.0 else self.guidance.value(),
+            variations=self.variations.value(),
+            loudness=None if self.loudness.value() <= LOUDNESS_OFF else self.loudness.value(),
+        )
 
     def use_seed(self, seed: int) -> None:
         """Fix the seed (e.g. to regenerate a variation with another prompt)."""

@@ -10,7 +10,7 @@ The picture itself comes from PyAV, not from a media player, so frames are exact
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QBuffer, QElapsedTimer, QIODevice, QObject, QTimer, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QElapsedTimer, QIODevice, QObject, QTimer, Signal
 
 try:
     from PySide6.QtMultimedia import QAudio, QAudioFormat, QAudioSink, QMediaDevices

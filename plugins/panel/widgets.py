@@ -128,7 +128,10 @@ class ThumbnailStrip(QWidget):
                              Qt.AspectRatioMode.KeepAspectRatioByExpanding).boundedTo(thumb.size())))
         if self.duration > 0:
             if self.mark_in is not None or self.mark_out is not None:
-                a, b = self.x_of(self.mark_in or 0.0), self.x_of(self.duration if self.mark_out is None else self.mark_out)
+                a, b = (
+                    self.x_of(self.mark_in or 0.0),
+                    self.x_of(self.duration if self.mark_out is None else self.mark_out),
+                )
                 p.fillRect(QRect(a, 0, max(1, b - a), self.height()), RANGE)
                 p.setPen(QPen(RANGE_EDGE, 2))
                 p.drawLine(a, 0, a, self.height())

@@ -30,8 +30,8 @@ from .daemon_link import DaemonLink
 from .export import export_mp4, export_wav, variation_audio
 from .form import RequestForm
 from .playback import Playback
-from .video import FrameReader, VideoError, VideoInfo, probe, thumbnails
 from .takes import TakesView
+from .video import FrameReader, VideoError, VideoInfo, probe, thumbnails
 from .widgets import FrameView, ThumbnailStrip
 
 THUMBNAILS = 12
@@ -336,7 +336,9 @@ class PanelWindow(QMainWindow):
         if self.result is None:
             return None
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export WAV", self.default_name(self.selected, ".wav"), "WAV (*.wav)")
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export WAV", self.default_name(self.selected, ".wav"), "WAV (*.wav)"
+            )
             if not path:
                 return None
         written = export_wav(self.result, self.selected, path)
@@ -347,7 +349,9 @@ class PanelWindow(QMainWindow):
         if self.result is None or self.result_video is None:
             return None
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export MP4", self.default_name(self.selected, ".mp4"), "MP4 (*.mp4)")
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export MP4", self.default_name(self.selected, ".mp4"), "MP4 (*.mp4)"
+            )
             if not path:
                 return None
         try:

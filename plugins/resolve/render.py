@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from .resolve_compat import (
     ResolveScriptError,
@@ -23,6 +24,9 @@ from .resolve_compat import (
     preset_names,
     render_output_path,
 )
+
+if TYPE_CHECKING:  # typing.Self is 3.11+; Resolve may run an older Python
+    from typing import Self
 
 PINNED_PRESET = "MF-MJT Render"
 BASE_PRESETS = ("H.264 Master", "H.264", "YouTube - 1080p", "YouTube 1080p")
@@ -85,7 +89,7 @@ class RenderState:
         self.snapshot = f"MF-MJT saved {uuid.uuid4().hex[:8]}"
         self.saved = False
 
-    def __enter__(self) -> RenderState:
+    def __enter__(self) -> Self:
         self.page = self.resolve.GetCurrentPage() if has_method(self.resolve, "GetCurrentPage") else None
         self.format_codec = self.project.GetCurrentRenderFormatAndCodec() or {}
         self.mode = self.project.GetCurrentRenderMode()

@@ -27,10 +27,10 @@ import sys
 import tempfile
 import uuid
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
 
 from .resolve_compat import ResolveScriptError, get_resolve, has_method, parse_frame_rate
 

@@ -12,6 +12,6 @@ LIB_DIR = None  # @MFMJT_LIB_DIR@ (set by the installer)
 if LIB_DIR and LIB_DIR not in sys.path:
     sys.path.insert(0, LIB_DIR)
 
-from mfmjt_resolve.selftest import main  # noqa: E402
+from mfmjt_resolve.selftest import main
 
 main(namespace=globals())

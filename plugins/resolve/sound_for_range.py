@@ -13,9 +13,9 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable
 
 from .placement import BIN_NAME, PlacedClip, import_audio, place_audio
 from .render import RenderOptions, TimelineRange, render_range

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from typing import Callable, Sequence  # runtime-subscriptable on every Python Resolve runs
+from collections.abc import Callable, Sequence  # runtime-subscriptable on every Python Resolve runs
 from dataclasses import dataclass
 from pathlib import Path
 

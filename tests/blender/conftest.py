@@ -14,9 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from blender_testing import (EXTENSION_ID, MAIN_PYTHON, ROOT, DaemonProcess, daemon_command, load_build_module,
-                             new_scene)
+from blender_testing import EXTENSION_ID, MAIN_PYTHON, ROOT, DaemonProcess, daemon_command, load_build_module, new_scene
 
 VIDEO_SCRIPT = """
 import sys

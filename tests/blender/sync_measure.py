@@ -27,7 +27,7 @@ def _span_onsets(sidecar: str, start: float, end: float) -> tuple[np.ndarray, np
     events = [SimpleNamespace(**e) for e in read_sidecar(sidecar)["events"]]
     ref = reference_onsets(events)
     care_not = reference_onsets(events, kinds=DONT_CARE_KINDS)
-    inside = lambda t: t[(t >= start) & (t < end)] - start  # noqa: E731 (one-line filter)
+    inside = lambda t: t[(t >= start) & (t < end)] - start
     return inside(ref), inside(care_not)
 
 

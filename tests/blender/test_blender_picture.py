@@ -17,8 +17,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from blender_testing import (MAIN_PYTHON, ROOT, add_color, add_effect, add_movie_like_menu, add_scene_strip,
-                             import_bpy, trim)
+from blender_testing import (
+    MAIN_PYTHON,
+    ROOT,
+    add_color,
+    add_effect,
+    add_movie_like_menu,
+    add_scene_strip,
+    import_bpy,
+    trim,
+)
 
 bpy = import_bpy()
 
@@ -135,7 +143,11 @@ def _meta(scene, footage):
     meta = (ed.strips if hasattr(ed, "strips") else ed.sequences).new_meta(name="meta", channel=5, frame_start=1)
     for strip in (small, text):  # the blur follows its input
         strip.move_to_meta(meta)
-    assert {s.name for s in (meta.strips if hasattr(meta, "strips") else meta.sequences)} == {small.name, text.name, blur.name}
+    assert {s.name for s in (meta.strips if hasattr(meta, "strips") else meta.sequences)} == {
+        small.name,
+        text.name,
+        blur.name,
+    }
     trim(meta, end=12)  # a meta made by the API keeps its one-frame length until its handle moves
     meta.transform.offset_x, meta.transform.scale_x, meta.transform.scale_y = 200, 0.8, 0.8
 

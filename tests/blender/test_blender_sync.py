@@ -23,8 +23,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from blender_testing import (MAIN_PYTHON, ROOT, add_movie_with_the_menu, import_bpy, run_main, sound_strips, span,
-                             trim, wait_for_jobs)
+from blender_testing import (
+    MAIN_PYTHON,
+    ROOT,
+    add_movie_with_the_menu,
+    import_bpy,
+    run_main,
+    sound_strips,
+    span,
+    trim,
+    wait_for_jobs,
+)
 
 bpy = import_bpy()
 

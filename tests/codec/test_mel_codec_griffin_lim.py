@@ -1,4 +1,7 @@
-"""The mel codec's own Griffin-Lim loop: same result as torchaudio's, silent on silence (speed: test_codec_mel_codec.py)."""
+"""The mel codec's own Griffin-Lim loop: same result as torchaudio's, silent on silence.
+
+Its speed is checked in test_codec_mel_codec.py.
+"""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def test_jvp_matches_float64_finite_differences():
     t = torch.tensor([0.9, 0.6], dtype=torch.float64)
     r = torch.tensor([0.2, 0.6], dtype=torch.float64)
     cond = _tiny_cond(b, torch.float64)
-    u_fn = lambda z_, r_, t_: model(z_, r_, t_, **cond)  # noqa: E731
+    u_fn = lambda z_, r_, t_: model(z_, r_, t_, **cond)
 
     target = meanflow_target(u_fn, z, r, t, v)
     eps = 1e-6
@@ -74,8 +74,8 @@ def test_target_reproduces_the_exact_average_velocity_of_a_gaussian():
     """Data N(0, s^2): sigma_t^2 = (1-t)^2 s^2 + t^2, v(z, t) = z sigma_t'/sigma_t and
     u(z, r, t) = z (1 - sigma_r/sigma_t)/(t - r). The identity u = v - (t - r) du/dt must hold."""
     s = 0.3
-    sigma = lambda t: torch.sqrt((1 - t) ** 2 * s**2 + t**2)  # noqa: E731
-    dsigma = lambda t: (t - (1 - t) * s**2) / sigma(t)  # noqa: E731
+    sigma = lambda t: torch.sqrt((1 - t) ** 2 * s**2 + t**2)
+    dsigma = lambda t: (t - (1 - t) * s**2) / sigma(t)
 
     def u_exact(z, r, t):
         t_, r_ = t.view(-1, 1), r.view(-1, 1)

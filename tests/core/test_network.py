@@ -7,13 +7,19 @@ import math
 import pytest
 import torch
 
+from mfmjt_core.flows import Guidance, sample_euler
 from mfmjt_core.network import OWN_PREFIXES, VARIANTS, build_network
 from mfmjt_core.network.adapter import AverageVelocity
-from mfmjt_core.flows import Guidance, sample_euler
 
 PUBLISHED = ["small_16k", "small_44k", "medium_44k", "large_44k", "large_44k_v2"]
 # Parameter counts from MMAudio's paper/README (157M, 621M, 1.03B), exact from the manifests.
-EXPECTED_MILLIONS = {"small_16k": 157.3, "small_44k": 157.4, "medium_44k": 621.8, "large_44k": 1030.0, "large_44k_v2": 1030.6}
+EXPECTED_MILLIONS = {
+    "small_16k": 157.3,
+    "small_44k": 157.4,
+    "medium_44k": 621.8,
+    "large_44k": 1030.0,
+    "large_44k_v2": 1030.6,
+}
 
 
 def _published_state(net) -> dict[str, tuple[int, ...]]:
@@ -115,5 +121,15 @@ def test_any_duration():
 
 def test_sequence_lengths_match_mmaudio():
     seq16, seq44 = VARIANTS["small_16k"].sequence, VARIANTS["small_44k"].sequence
-    assert (seq16.latent_seq_len, seq16.clip_seq_len, seq16.sync_seq_len, seq16.num_audio_samples) == (250, 64, 192, 128000)
-    assert (seq44.latent_seq_len, seq44.clip_seq_len, seq44.sync_seq_len, seq44.num_audio_samples) == (345, 64, 192, 353280)
+    assert (seq16.latent_seq_len, seq16.clip_seq_len, seq16.sync_seq_len, seq16.num_audio_samples) == (
+        250,
+        64,
+        192,
+        128000,
+    )
+    assert (seq44.latent_seq_len, seq44.clip_seq_len, seq44.sync_seq_len, seq44.num_audio_samples) == (
+        345,
+        64,
+        192,
+        353280,
+    )

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from daemon_testing import free_port
 
 READY_TIMEOUT_S = 90.0  # torch import + model load on a busy 2-core machine
@@ -36,8 +35,13 @@ class DaemonProcess:
         self.temp_root.mkdir(exist_ok=True)
         env = {**(env or os.environ), "TMPDIR": str(self.temp_root)}
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen([*wrapper, sys.executable, "-m", "mfmjt_core", *self.args], stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=log, env=env)
+            self.proc = subprocess.Popen(
+                [*wrapper, sys.executable, "-m", "mfmjt_core", *self.args],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env=env,
+            )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

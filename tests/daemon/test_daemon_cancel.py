@@ -7,13 +7,12 @@ import time
 
 import pytest
 import torch
+from daemon_testing import wait_for
 
 from mfmjt_core.errors import CancelledError
 from mfmjt_core.flows import sample, sample_euler
 from mfmjt_core.pipeline.generator import Generator, decode_in_chunks
 from mfmjt_core.pipeline.types import CancelToken, GenerateRequest
-
-from daemon_testing import wait_for
 
 
 class _Stop(Exception):

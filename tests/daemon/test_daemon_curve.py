@@ -12,10 +12,8 @@ import sys
 import time
 
 import pytest
-
-from mfmjt_daemon.client import AuthenticationError, Client
-
 from daemon_testing import free_port
+from mfmjt_daemon.client import AuthenticationError, Client
 
 
 def _mfmjt(*args: str, env=None) -> subprocess.CompletedProcess:
@@ -59,7 +57,9 @@ def test_keys_command_and_curve_admits_only_authorised_clients(start_daemon, tmp
         assert info.value.code == "auth"
     assert daemon.wait_log("refused a client key that is not authorised", 5)
     # Authorising takes effect without a restart.
-    assert _mfmjt("keys", "--dir", str(keys), "authorize", str(stranger_dir / "clients" / "stranger.key")).returncode == 0
+    assert (
+        _mfmjt("keys", "--dir", str(keys), "authorize", str(stranger_dir / "clients" / "stranger.key")).returncode == 0
+    )
     with Client(daemon.address, timeout=2.0, server_key=server_key,
                 client_key=stranger_dir / "clients" / "stranger.key_secret") as now_ok:
         assert now_ok.ping() < 1.0

@@ -7,9 +7,8 @@ import subprocess
 import sys
 import time
 
-from mfmjt_daemon.client import Client
-
 from daemon_testing import LONG_JOB, wait_for
+from mfmjt_daemon.client import Client
 
 # A job that samples for a long time in small steps: plenty of moments to stop it.
 SLOW_JOB = dict(prompt="slow", duration=8.0, steps=1000, sample_rate=16_000, seed=5)

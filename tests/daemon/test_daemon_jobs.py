@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 
 import zmq
-
+from daemon_testing import LONG_JOB, token
+from daemon_testing import wait_for as _wait
 from mfmjt_daemon import protocol
 from mfmjt_daemon.client import Client
 
-from daemon_testing import LONG_JOB, token
-from daemon_testing import wait_for as _wait
 
 def _running(client: Client, job) -> bool:
     client.poll(0.05)

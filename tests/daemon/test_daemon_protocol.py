@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
 import subprocess
 import sys
+import time
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from mfmjt_daemon import protocol
 from mfmjt_daemon.client import Result, pcm24, write_wav
 from mfmjt_daemon.protocol import ProtocolError, decode, encode, parse_request
@@ -39,33 +38,41 @@ def test_valid_generate_requests_parse_to_their_fields():
                      "frames": [{"name": "video", "dtype": "bytes", "shape": [10]}]}, video)
     start, end = protocol.range_seconds(fields)
     assert start == pytest.approx(30 * 1001 / 30000) and end == pytest.approx(90 * 1001 / 30000)
-    assert _parse({"op": "generate", "job": "c", "video_path": "/x.mp4", "x_editor": {"any": 1}})["video_path"] == "/x.mp4"
+    assert (
+        _parse({"op": "generate", "job": "c", "video_path": "/x.mp4", "x_editor": {"any": 1}})["video_path"] == "/x.mp4"
+    )
 
 
-@pytest.mark.parametrize("header, code", [
-    ({"op": "generate", "job": "j", "duration": 1, "v": 2}, "unsupported_version"),
-    ({"op": "generate", "job": "j", "duration": 1, "v": "1"}, "bad_request"),
-    ({"op": "teleport"}, "unknown_op"),
-    ({"op": 5}, "bad_request"),
-    ({"op": "generate", "duration": 1}, "bad_request"),  # no job id
-    ({"op": "generate", "job": "has space", "duration": 1}, "bad_request"),
-    ({"op": "generate", "job": "j"}, "bad_request"),  # text-to-audio without duration
-    ({"op": "generate", "job": "j", "duration": 1, "promt": "typo"}, "bad_request"),
-    ({"op": "generate", "job": "j", "duration": 1, "steps": 2.0}, "bad_request"),
-    ({"op": "generate", "job": "j", "duration": 1, "steps": True}, "bad_request"),
-    ({"op": "generate", "job": "j", "duration": 1, "variations": 17}, "bad_request"),
-    ({"op": "generate", "job": "j", "duration": 1, "temperature": 2.5}, "bad_request"),
-    ({"op": "generate", "job": "j", "duration": 1, "temperature": "warm"}, "bad_request"),
-    ({"op": "generate", "job": "j", "duration": 1, "seed": -1}, "bad_request"),
-    ({"op": "generate", "job": "j", "duration": 1, "channels": 3}, "bad_request"),
-    ({"op": "generate", "job": "j", "duration": 1, "prompt": "x" * 5000}, "bad_request"),
-    ({"op": "generate", "job": "j", "duration": 1, "start": 1.0}, "bad_request"),  # range without video
-    ({"op": "generate", "job": "j", "video_path": "/v.mp4", "start": 3, "end": 2}, "bad_request"),
-    ({"op": "generate", "job": "j", "video_path": "/v.mp4", "start": 1, "start_frame": 2, "fps": [25, 1]}, "bad_request"),
-    ({"op": "generate", "job": "j", "video_path": "/v.mp4", "start_frame": 2}, "bad_request"),  # no fps
-    ({"op": "cancel"}, "bad_request"),
-    ({"op": "ping", "frames": [{"name": "video", "dtype": "bytes", "shape": [0]}]}, "bad_request"),
-])
+@pytest.mark.parametrize(
+    "header, code",
+    [
+        ({"op": "generate", "job": "j", "duration": 1, "v": 2}, "unsupported_version"),
+        ({"op": "generate", "job": "j", "duration": 1, "v": "1"}, "bad_request"),
+        ({"op": "teleport"}, "unknown_op"),
+        ({"op": 5}, "bad_request"),
+        ({"op": "generate", "duration": 1}, "bad_request"),  # no job id
+        ({"op": "generate", "job": "has space", "duration": 1}, "bad_request"),
+        ({"op": "generate", "job": "j"}, "bad_request"),  # text-to-audio without duration
+        ({"op": "generate", "job": "j", "duration": 1, "promt": "typo"}, "bad_request"),
+        ({"op": "generate", "job": "j", "duration": 1, "steps": 2.0}, "bad_request"),
+        ({"op": "generate", "job": "j", "duration": 1, "steps": True}, "bad_request"),
+        ({"op": "generate", "job": "j", "duration": 1, "variations": 17}, "bad_request"),
+        ({"op": "generate", "job": "j", "duration": 1, "temperature": 2.5}, "bad_request"),
+        ({"op": "generate", "job": "j", "duration": 1, "temperature": "warm"}, "bad_request"),
+        ({"op": "generate", "job": "j", "duration": 1, "seed": -1}, "bad_request"),
+        ({"op": "generate", "job": "j", "duration": 1, "channels": 3}, "bad_request"),
+        ({"op": "generate", "job": "j", "duration": 1, "prompt": "x" * 5000}, "bad_request"),
+        ({"op": "generate", "job": "j", "duration": 1, "start": 1.0}, "bad_request"),  # range without video
+        ({"op": "generate", "job": "j", "video_path": "/v.mp4", "start": 3, "end": 2}, "bad_request"),
+        (
+            {"op": "generate", "job": "j", "video_path": "/v.mp4", "start": 1, "start_frame": 2, "fps": [25, 1]},
+            "bad_request",
+        ),
+        ({"op": "generate", "job": "j", "video_path": "/v.mp4", "start_frame": 2}, "bad_request"),  # no fps
+        ({"op": "cancel"}, "bad_request"),
+        ({"op": "ping", "frames": [{"name": "video", "dtype": "bytes", "shape": [0]}]}, "bad_request"),
+    ],
+)
 def test_bad_requests_get_their_code(header, code):
     if header.get("frames"):
         assert _code(header, b"") == code
@@ -113,8 +120,9 @@ def test_which_binds_count_as_local(endpoint, local):
 
 
 def test_fair_queue_interleaves_clients_and_reports_positions():
-    from mfmjt_core.pipeline.types import GenerateRequest
     from mfmjt_daemon.jobs import FairQueue, Job, QueueFull
+
+    from mfmjt_core.pipeline.types import GenerateRequest
 
     q = FairQueue(limit=9)
     req = GenerateRequest(duration=1.0)
@@ -199,9 +207,10 @@ class _Failing:
 
 
 def test_worker_maps_out_of_memory_to_resource_and_keeps_going():
+    from mfmjt_daemon.jobs import FairQueue, Job, Worker
+
     from mfmjt_core.errors import ResourceError
     from mfmjt_core.pipeline.types import GenerateRequest
-    from mfmjt_daemon.jobs import FairQueue, Job, Worker
 
     errors = [MemoryError(), RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"),
               ResourceError("range too long"), ValueError("a bug")]
@@ -217,5 +226,11 @@ def test_worker_maps_out_of_memory_to_resource_and_keeps_going():
     queue.close()
     worker.join(5)
     final = [e for e in events if e[0] != "progress"]
-    assert [e[2] if e[0] == "failed" else e[0] for e in final] == ["resource", "resource", "resource", "internal", "done"]
+    assert [e[2] if e[0] == "failed" else e[0] for e in final] == [
+        "resource",
+        "resource",
+        "resource",
+        "internal",
+        "done",
+    ]
     assert [e[1].id for e in final] == ["j0", "j1", "j2", "j3", "j4"]

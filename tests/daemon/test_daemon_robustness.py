@@ -9,12 +9,10 @@ import time
 
 import pytest
 import zmq
-
-from mfmjt_daemon import protocol
-from mfmjt_daemon.client import Client, DaemonError, DaemonRestartedError, DaemonUnavailableError
-
 from daemon_testing import LONG_JOB, free_port, token
 from daemon_testing import wait_for as _wait
+from mfmjt_daemon import protocol
+from mfmjt_daemon.client import Client, DaemonError, DaemonRestartedError, DaemonUnavailableError
 
 
 def _malformed(rng: random.Random) -> list[bytes]:

@@ -10,7 +10,6 @@ import wave
 
 import numpy as np
 import pytest
-
 from mfmjt_daemon.client import Client, DaemonError, write_wav
 
 
@@ -99,7 +98,7 @@ def test_round_trip_overhead_8s_48k_stereo(client, record_property):
         assert result.samples == 384_000 and len(result.audio) == 384_000 * 2 * 4
         beyond_stages.append(total - sum(result.timings.values()))
         beyond_run.append(total - result.header["run_s"])
-    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    median = lambda xs: sorted(xs)[len(xs) // 2]
     record_property("overhead_s", median(beyond_stages))
     print(f"\nround trip, 8 s 48 kHz stereo (3 MB float32): total minus stage timings "
           f"{median(beyond_stages) * 1000:.1f} ms, total minus the worker's run time "

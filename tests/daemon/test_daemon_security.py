@@ -9,12 +9,10 @@ import time
 
 import pytest
 import zmq
-
+from daemon_testing import token, wait_for
 from mfmjt_daemon import protocol
 from mfmjt_daemon.client import AuthenticationError, Client
 from mfmjt_daemon.local_token import ensure_token
-
-from daemon_testing import token, wait_for
 
 
 def test_the_token_file_is_private_and_a_readable_one_is_replaced(tmp_path, monkeypatch):
@@ -81,7 +79,7 @@ def test_missing_and_unreadable_paths_get_the_same_answer(client, tmp_path, clip
     answers = {}
     for name, path in cases:
         job = client.submit(path, send="path", start=0.0, end=1.0)
-        wait_for(lambda: job.done, 10, step=lambda: client.poll(0.05), what=f"the {name} answer")
+        wait_for(lambda job=job: job.done, 10, step=lambda: client.poll(0.05), what=f"the {name} answer")
         answers[name] = (job.error.code, job.error.message.replace(str(path), "PATH"))
     assert len(set(answers.values())) == 1, answers
     assert answers["missing"][0] == "bad_media"
@@ -90,7 +88,7 @@ def test_missing_and_unreadable_paths_get_the_same_answer(client, tmp_path, clip
 def test_error_messages_never_show_the_daemons_temp_paths(daemon, client):
     for fields in ({"start": 0.0, "end": 1.0}, {}):  # a range (the pipeline reads it) and the whole video
         job = client.submit(b"this is not a video" * 100, send="bytes", video_format="mp4", **fields)
-        wait_for(lambda: job.done, 20, step=lambda: client.poll(0.05), what="the answer")
+        wait_for(lambda job=job: job.done, 20, step=lambda: client.poll(0.05), what="the answer")
         assert job.error is not None and job.error.code == "bad_media", job.error
         assert str(daemon.temp_root) not in job.error.message and "mfmjt-daemon-" not in job.error.message
     time.sleep(0.1)

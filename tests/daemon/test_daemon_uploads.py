@@ -9,12 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
+from daemon_testing import wait_for
 from mfmjt_daemon import protocol
 from mfmjt_daemon.client import Client
 from mfmjt_daemon.uploads import Uploads, remove_stale_folders
-
-from daemon_testing import wait_for
 
 
 def _dead_pid() -> int:

@@ -7,7 +7,6 @@ import signal
 import time
 
 from daemon_testing import LONG_JOB, wait_for
-
 from mfmjt_daemon import job_state as js
 from mfmjt_daemon.client import Client
 

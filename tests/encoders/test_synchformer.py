@@ -98,7 +98,7 @@ def ref_forward(model: SynchformerVisual, segment: torch.Tensor) -> torch.Tensor
                 patch = conv.weight.flatten(1) @ cube.flatten() + conv.bias
                 tokens.append(patch + m.pos_embed[0, 1 + r * g + c] + m.temp_embed[0, t])
     x = torch.stack(tokens)
-    index = lambda t, p: 1 + t * P + p  # noqa: E731
+    index = lambda t, p: 1 + t * P + p
     everyone = list(range(1 + T * P))
     time_groups = [everyone] + [[0] + [index(tt, p) for tt in range(T)]
                                 for t in range(T) for p in range(P)]

@@ -29,8 +29,7 @@ def test_clips():
 @pytest.fixture(scope="session")
 def tiny_fm_model(tmp_path_factory):
     """A small random flow-matching model file (the tiny-random architecture, objective "fm")."""
-    from mfmjt_core.model import AudioModel
-    from mfmjt_core.model import tiny_random_spec
+    from mfmjt_core.model import AudioModel, tiny_random_spec
 
     spec = dataclasses.replace(tiny_random_spec(), name="tiny-fm", objective="fm")
     g = torch.Generator().manual_seed(1)

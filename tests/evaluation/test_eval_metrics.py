@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from test_eval_onsets import SR, click_train
 
 from mfmjt_core.evaluation.embedding import DIM, embed_audio
 from mfmjt_core.evaluation.metrics import (
@@ -17,7 +18,6 @@ from mfmjt_core.evaluation.metrics import (
     onset_score,
 )
 from mfmjt_core.evaluation.onsets import detect_onsets
-from test_eval_onsets import SR, click_train
 
 TIMES = np.array([0.4, 0.9, 1.5, 2.1, 2.6, 3.3])
 

@@ -70,8 +70,9 @@ SCRIPT = textwrap.dedent('''
 @pytest.mark.parametrize("how, status", [("int", -signal.SIGINT), ("kill", -signal.SIGKILL)])
 def test_a_real_signal_between_files_keeps_the_old_set(tmp_path, how, status):
     paths, old = _old_set(tmp_path)
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), how], check=False, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path), how], check=False, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == status, done.stderr
     assert [p.read_bytes() for p in paths] == old
     if how == "int":  # Python unwinds: its temporary file is gone at once
@@ -99,7 +100,9 @@ def test_output_paths_are_checked_before_any_work(tmp_path):
 @contextlib.contextmanager
 def _tmpfs(folder: Path, options: str):
     folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=False, capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=False, capture_output=True, text=True
+    )
     if done.returncode:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); run as root")
     try:

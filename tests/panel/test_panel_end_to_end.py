@@ -12,10 +12,9 @@ from pathlib import Path
 import av
 import numpy as np
 import soundfile
+from mfmjt_panel.export import variation_audio
 from panel_testing import ARTIFACTS, frame_gray
 from PySide6.QtCore import Qt
-
-from mfmjt_panel.export import variation_audio
 
 FPS = Fraction(24000, 1001)
 

@@ -60,9 +60,10 @@ def test_small_encoders_leave_out_black_bars(tmp_path):
 
 
 def test_a_bright_thing_on_black_is_not_taken_for_bars(tmp_path):
+    import av
+
     from mfmjt_core.media import write_video
     from mfmjt_core.media.video import content_box
-    import av
 
     frames = np.zeros((2, 72, 128, 3), np.uint8)
     frames[:, 30:42, 58:70] = 220  # centred on both axes: no bars

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import mfmjt_core.benchmark as benchmark
 import mfmjt_core.pipeline.generator as generator_module
 import mfmjt_core.pipeline.sampling as sampling_module
+from mfmjt_core import benchmark
 from mfmjt_core.evaluation.batched import BatchGenerator, ClipInput, Sampling
 from mfmjt_core.model import SamplingDefaults, SamplingSettings
 from mfmjt_core.pipeline.generator import Generator
@@ -57,7 +57,7 @@ def test_generator_and_evaluation_give_identical_latents(calls, clip, sampling):
     gen.generate(**kwargs)
     BatchGenerator(gen, batch_size=1).generate([clip], sampling)
     assert len(calls) == 2
-    (g_args, g_kwargs, g_out), (e_args, e_kwargs, e_out) = calls
+    (g_args, _, g_out), (e_args, _, e_out) = calls
     assert g_args[4] == e_args[4] == sampling.settings  # the same settings reached the core
     for name in ("clip_f", "sync_f", "text_f"):
         torch.testing.assert_close(g_args[2][name], e_args[2][name], rtol=0, atol=0)
@@ -72,7 +72,7 @@ def test_benchmark_samples_through_the_core_with_the_generators_rule(calls):
     one_step = [c for c in rows if c[0][4].steps == 1]
     assert one_step and {c[0][4].sampler for c in one_step} == {"meanflow"}
     assert {c[0][4].sampler for c in rows if c[0][4].steps == 2} == {"euler"}
-    args, kwargs, out = one_step[0]
+    args, _, out = one_step[0]
     net, objective, cond, noise, settings = args
     # The generator's rule (sampler "auto") picks the same one step for this MeanFlow model.
     auto = SamplingSettings(settings.steps, settings.guidance, settings.rescale, settings.temperature)

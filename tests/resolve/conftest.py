@@ -70,7 +70,11 @@ class LuaBridge:
             return value._target
         if self.lupa.lua_type(value) == "table":
             keys = list(value.keys())
-            if keys and all(isinstance(k, (int, float)) for k in keys) and sorted(keys) == list(range(1, len(keys) + 1)):
+            if (
+                keys
+                and all(isinstance(k, (int, float)) for k in keys)
+                and sorted(keys) == list(range(1, len(keys) + 1))
+            ):
                 return [self.to_python(value[k]) for k in range(1, len(keys) + 1)]
             return {k: self.to_python(v) for k, v in value.items()}
         if isinstance(value, float) and value.is_integer():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import wave
 from fractions import Fraction
 
-from fake_resolve import Resolve, TimelineItem, timeline_23976, timeline_2997
+from fake_resolve import Resolve, TimelineItem, timeline_2997, timeline_23976
 
 
 def _script(installed):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_resolve import Project, Resolve, _write_audio_only_mp4, timeline_23976, timeline_2997
+from fake_resolve import Project, Resolve, _write_audio_only_mp4, timeline_2997, timeline_23976
 
 
 @pytest.mark.parametrize("text, rate", [
@@ -53,8 +53,9 @@ def test_capabilities_come_from_dir_not_hasattr(installed):
 
 
 def test_video_track_check_catches_an_audio_only_render(installed, tmp_path):
-    from mfmjt_core.media import write_video
     from mfmjt_resolve.resolve_compat import has_video_track
+
+    from mfmjt_core.media import write_video
 
     audio_only = tmp_path / "audio.mp4"
     _write_audio_only_mp4(audio_only, Fraction(1))
@@ -74,8 +75,9 @@ def test_audio_only_preset_trap_is_real_in_the_fake():
 
 
 def test_bridge_records_parse_on_the_plugin_side(installed, daemon_address, tmp_path):
-    from mfmjt_core.media import write_video
     from mfmjt_resolve.transport import parse_bridge_line
+
+    from mfmjt_core.media import write_video
 
     clip = write_video(tmp_path / "r.mp4", np.zeros((25, 32, 32, 3), np.uint8), Fraction(25))
     out = tmp_path / "out.wav"

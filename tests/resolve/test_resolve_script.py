@@ -8,7 +8,7 @@ import wave
 from fractions import Fraction
 
 import pytest
-from fake_resolve import Resolve, TimelineItem, timeline_23976, timeline_2997
+from fake_resolve import Resolve, TimelineItem, timeline_2997, timeline_23976
 
 
 def _settings(installed, **overrides):
@@ -47,7 +47,16 @@ def test_range_is_rendered_generated_and_placed_at_its_absolute_frame(installed,
     frames = mark_out - mark_in + 1
     absolute_in = timeline.start + mark_in
     # rendered with absolute marks, Out inclusive, small and with a picture
-    assert project.render_log == [{"first": absolute_in, "last": absolute_in + frames - 1, "width": 640, "height": 360, "video": True, "path": project.render_log[0]["path"]}]
+    assert project.render_log == [
+        {
+            "first": absolute_in,
+            "last": absolute_in + frames - 1,
+            "width": 640,
+            "height": 360,
+            "video": True,
+            "path": project.render_log[0]["path"],
+        }
+    ]
     assert not project.render_log[0]["path"].exists()  # the temporary render is gone
     # the WAV is exactly the range long, in the audio folder
     assert outcome.wav.parent == installed["audio"]

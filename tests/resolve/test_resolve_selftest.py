@@ -11,7 +11,7 @@ import tempfile
 from fractions import Fraction
 
 import pytest
-from fake_resolve import Quirks, Resolve, timeline_23976, timeline_2997
+from fake_resolve import Quirks, Resolve, timeline_2997, timeline_23976
 
 NAMES = ["methods", "append", "marks", "markers", "stereo", "render snapshot", "clean-up"]
 

@@ -24,9 +24,8 @@ def _one_thread():
 @pytest.fixture(scope="session")
 def media_folder(tmp_path_factory) -> dict[str, Path]:
     from mfmjt_core.media import write_audio
-    from mfmjt_core.model import AudioModel
+    from mfmjt_core.model import AudioModel, tiny_random_spec
     from mfmjt_core.synth import WorldConfig, make_clip, write_clip
-    from mfmjt_core.model import tiny_random_spec
 
     base = tmp_path_factory.mktemp("scale_media")
     model = base / "tiny.safetensors"

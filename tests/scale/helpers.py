@@ -11,14 +11,20 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import torch
 
 from mfmjt_core.network import build_network
 from mfmjt_core.network.mmdit import MMDiT
 from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig
 from mfmjt_core.training.features_store import (
-    CONSTANTS, FORMAT, INDEX, PLAN, REPORT, build_index, shard_name, write_tensors,
+    CONSTANTS,
+    FORMAT,
+    INDEX,
+    PLAN,
+    REPORT,
+    build_index,
+    shard_name,
+    write_tensors,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

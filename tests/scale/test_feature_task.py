@@ -10,7 +10,11 @@ import torch
 from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig
 from mfmjt_core.training.draws import Draws, row_seed
 from mfmjt_core.training.feature_task import (
-    FeatureMix, FeatureTask, FeatureTaskError, initial_network, load_mmaudio_network,
+    FeatureMix,
+    FeatureTask,
+    FeatureTaskError,
+    initial_network,
+    load_mmaudio_network,
 )
 from mfmjt_core.training.features_store import FeatureSet
 from mfmjt_core.weights import StateDictMismatchError
@@ -42,7 +46,7 @@ def test_latent_is_mean_plus_std_times_a_per_row_draw(data):
     task = FeatureTask(tiny_network(), [a], seed=9)
     whole, half = task.batch(range(8)), task.batch(range(4, 8))
     assert torch.equal(whole["latent"][4:], half["latent"])  # independent of how rows are split
-    j, r = task.mix.locate(5)
+    _, r = task.mix.locate(5)
     row = a.read([r])
     g = torch.Generator().manual_seed(row_seed(9, 0, 5, 1))  # run seed 9, row 5, latent stream 1
     noise = torch.randn(*SHAPES["latent_shape"], generator=g)

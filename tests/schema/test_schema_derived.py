@@ -20,7 +20,9 @@ def test_the_protocol_checks_exactly_the_schema_fields():
     try:
         protocol.parse_request(protocol.decode(protocol.encode(header)))
     except protocol.ProtocolError as exc:
-        assert exc.code == "bad_request" and exc.message == str(schema.FieldError("steps", schema.field("steps").what()))
+        assert exc.code == "bad_request" and exc.message == str(
+            schema.FieldError("steps", schema.field("steps").what())
+        )
     else:
         raise AssertionError("steps 0 was accepted")
 

@@ -78,7 +78,9 @@ def test_the_cost_of_every_video_form(fields, video_seconds, seconds, start, end
     cost = request_cost(fields, has_video=True, video_seconds=video_seconds)
     assert (cost.seconds, cost.start, cost.end) == (seconds, start, end)
     if seconds is None:
-        assert cost.samples is None and cost.result_bytes is None and cost.over(max_seconds=1, max_result_bytes=1) is None
+        assert (
+            cost.samples is None and cost.result_bytes is None and cost.over(max_seconds=1, max_result_bytes=1) is None
+        )
     else:
         assert cost.result_bytes == 4 * round(48_000 * seconds)
         assert "max_seconds" in cost.over(max_seconds=seconds / 2)

@@ -19,7 +19,7 @@ from mfmjt_core.modelfile import read_model
 from mfmjt_core.network import NetworkConfig, build_network
 from mfmjt_core.pipeline.generator import Generator
 from mfmjt_core.published import PublishedShapes, load_published, save_meanflow_start
-from mfmjt_core.weights.registry import DEFAULT_REGISTRY, Registry
+from mfmjt_core.weights.registry import DEFAULT_REGISTRY
 
 CLIP_TINY = dict(
     embed_dim=16, quick_gelu=True,
@@ -83,7 +83,10 @@ def test_meanflow_starting_point(bundle, tmp_path):
     model = load_published("mmaudio-small-16k", cache=cache, shapes=SHAPES)
     path = save_meanflow_start(model, tmp_path / "start.safetensors")
     tensors, config = read_model(path)
-    assert config["objective"] == "meanflow" and config["encoders"] == {"kind": "mmaudio", "bundle": "mmaudio-small-16k"}
+    assert config["objective"] == "meanflow" and config["encoders"] == {
+        "kind": "mmaudio",
+        "bundle": "mmaudio-small-16k",
+    }
     assert all(k.startswith("net.") for k in tensors)
     assert not tensors["net.h_embed.mlp.2.weight"].any()
 
