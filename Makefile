@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/mfmjt demo
 
-test: setup xvfb
+test: setup xvfb lint
 	$(BIN)/python -m pytest
 	$(MAKE) test-blender
 
@@ -35,6 +35,10 @@ xvfb:
 # The panel screenshots in docs/screenshots/, made by the panel state tests' own run.
 screenshots: setup
 	MFMJT_SCREENSHOTS=docs $(BIN)/python -m pytest tests/panel/test_panel_states.py -q
+
+# The linter as pyproject.toml configures it (the pinned ruff from the test extra).
+lint: setup
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -130,9 +130,9 @@ def initial_network(init: str, variant: str | NetworkConfig | None, shapes: dict
         return load_mmaudio_network(resolve_bundle(init)["network"], variant or bundle.network_variant)
     path = Path(init).expanduser()
     if path.suffix == ".safetensors":
-        from mfmjt_core.modelfile import FORMAT
-
         from safetensors import safe_open
+
+        from mfmjt_core.modelfile import FORMAT
 
         with safe_open(str(path), framework="pt") as f:
             ours = (f.metadata() or {}).get("format") == FORMAT

@@ -200,7 +200,8 @@ def train(
     params = [p for p in model.parameters() if p.requires_grad]
     if auxiliary is not None:
         params += [p for p in auxiliary.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=config.optim.lr, betas=config.optim.betas, weight_decay=config.optim.weight_decay)
+    opt = torch.optim.AdamW(params, lr=config.optim.lr, betas=config.optim.betas,
+                            weight_decay=config.optim.weight_decay)
     ema = EMA(model, config.optim.ema_decay)
 
     start = 0
@@ -224,7 +225,7 @@ def train(
     end = config.steps if stop_after is None else min(config.steps, start + stop_after)
     t0, seen = time.perf_counter(), 0
     window: dict[str, list[float]] = {}  # stats since the last log line, averaged when logged
-    log = open(out / "log.jsonl", "a") if dist.main else None
+    log = open(out / "log.jsonl", "a") if dist.main else None  # noqa: SIM115 (closed in the finally below)
     data = _StepBatches(task, start, end, config.batch_size, dist.rank, local)
     stop_owner = StopRequest()
     stop_request = stop_owner.__enter__()

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from mfmjt_core.flows import fm_loss, meanflow_loss
-from mfmjt_core.model import AudioModel, ModelSpec
+from mfmjt_core.model import AudioModel
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.training.config import ObjectiveConfig
 from mfmjt_core.training.draws import Draws, folded_guidance
@@ -53,9 +53,8 @@ class SynthTask:
     def __init__(
         self, model: AudioModel, *, world_config=None, first_seed: int = 0, frame_noise: float = 0.003
     ) -> None:
-        from mfmjt_core.synth.world_config import DEFAULT, WorldConfig
-
         from mfmjt_core.model import build_codec
+        from mfmjt_core.synth.world_config import DEFAULT, WorldConfig
 
         self.model = model
         self.codec = build_codec(model.spec.codec)  # a CPU copy for data workers
