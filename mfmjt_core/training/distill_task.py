@@ -36,6 +36,7 @@ from mfmjt_core.training.distill import (
 )
 from mfmjt_core.training.distill_data import CONDITIONS_FILE, ConditionSet
 from mfmjt_core.training.draws import Draws, row_seed
+from mfmjt_core.training.task_loss import drop_conditions
 
 PAIR_STREAM = 3
 ORDER_STREAM = 4
@@ -132,13 +133,7 @@ class DistillTask:
 
     @staticmethod
     def with_empties(net, batch: dict) -> dict[str, torch.Tensor]:
-        no_video = ~batch["has_video"].view(-1, 1, 1)
-        no_text = ~batch["has_text"].view(-1, 1, 1)
-        return {
-            "clip_f": torch.where(no_video, net.empty_clip_feat.expand_as(batch["clip_f"]), batch["clip_f"]),
-            "sync_f": torch.where(no_video, net.empty_sync_feat.expand_as(batch["sync_f"]), batch["sync_f"]),
-            "text_f": torch.where(no_text, net.empty_string_feat.expand_as(batch["text_f"]), batch["text_f"]),
-        }
+        return drop_conditions(net, batch, ~batch["has_video"], ~batch["has_text"])
 
     def loss(self, forward_model: nn.Module, jvp_model: nn.Module, batch: dict, draws: Draws,
              objective: ObjectiveConfig) -> tuple[torch.Tensor, dict[str, float]]:

@@ -66,22 +66,3 @@ def draw(
         drop_video=torch.tensor(dv),
         drop_text=torch.tensor(dt),
     )
-
-
-def folded_guidance(
-    objective: ObjectiveConfig, net, cond: dict[str, torch.Tensor], conditioned: torch.Tensor
-) -> dict:
-    """`meanflow_loss` arguments for CFG folded into the target (`objective.omega`; {} when off).
-
-    A row is guided toward whatever conditions it kept (video, text or both) against the fully
-    empty ones, so every kind of request learns the guided velocity; rows left with no condition
-    (`conditioned` False) keep plain v: they are the unconditional model the guidance subtracts.
-    """
-    if objective.omega is None:
-        return {}
-    b = cond["clip_f"].shape[0]
-    return {
-        "omega": objective.omega, "kappa": objective.kappa, "interval": objective.interval,
-        "uncond": net.empty_conditions(b, cond["clip_f"].shape[1], cond["sync_f"].shape[1]),
-        "guided_rows": conditioned,
-    }

@@ -22,13 +22,13 @@ import torch
 from torch import nn
 
 from mfmjt_core.errors import MfmjtError
-from mfmjt_core.flows import fm_loss, meanflow_loss
 from mfmjt_core.network import OWN_PREFIXES, STALE_KEYS, NetworkConfig, SequenceConfig, get_config
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.network.mmdit import MMDiT
 from mfmjt_core.training.config import ObjectiveConfig
-from mfmjt_core.training.draws import Draws, folded_guidance, row_seed
+from mfmjt_core.training.draws import Draws, row_seed
 from mfmjt_core.training.features_store import ENCODERS, FeatureSet
+from mfmjt_core.training.task_loss import drop_conditions, objective_loss
 
 LATENT_NOISE_STREAM = 1
 SHUFFLE_STREAM = 2
@@ -203,13 +203,7 @@ class FeatureTask:
         return draws.drop_video | ~batch["has_video"], draws.drop_text | ~batch["has_text"]
 
     def conditions(self, batch: dict, draws: Draws) -> dict[str, torch.Tensor]:
-        net = self.model
-        no_video, no_text = (m.view(-1, 1, 1) for m in self.missing(batch, draws))
-        return {
-            "clip_f": torch.where(no_video, net.empty_clip_feat.expand_as(batch["clip_f"]), batch["clip_f"]),
-            "sync_f": torch.where(no_video, net.empty_sync_feat.expand_as(batch["sync_f"]), batch["sync_f"]),
-            "text_f": torch.where(no_text, net.empty_string_feat.expand_as(batch["text_f"]), batch["text_f"]),
-        }
+        return drop_conditions(self.model, batch, *self.missing(batch, draws))
 
     def loss(self, forward_model: nn.Module, jvp_model: nn.Module, batch: dict, draws: Draws,
              objective: ObjectiveConfig) -> tuple[torch.Tensor, dict[str, float]]:
@@ -217,15 +211,9 @@ class FeatureTask:
         cond = self.conditions(batch, draws)
         x = self.model.normalize(batch["latent"])
         u = AverageVelocity(jvp_model if self.bypass_ddp else forward_model, self.convention)
-        if objective.kind == "fm":
-            return fm_loss(u, x, cond=cond, noise=draws.noise, t=draws.t)
         no_video, no_text = self.missing(batch, draws)
-        guidance = folded_guidance(objective, self.model, cond, ~(no_video & no_text))
-        return meanflow_loss(
-            u, x, cond=cond, noise=draws.noise, t=draws.t, r=draws.r, weight_p=objective.weight_p,
-            weight_c=objective.weight_c, jvp_fp32=objective.jvp_fp32, derivative=objective.derivative,
-            jvp_model=AverageVelocity(jvp_model, self.convention), **guidance,
-        )
+        return objective_loss(objective, u, AverageVelocity(jvp_model, self.convention), self.model, x, cond, draws,
+                              ~(no_video & no_text))
 
     def export(self, state_dict: dict[str, torch.Tensor], path: Path) -> None:
         """One of our model files: the network, and the trainable encoders the features came

@@ -24,12 +24,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mfmjt_core.flows import fm_loss, meanflow_loss
 from mfmjt_core.model import AudioModel
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.training.config import ObjectiveConfig
-from mfmjt_core.training.draws import Draws, folded_guidance
+from mfmjt_core.training.draws import Draws
 from mfmjt_core.training.probes import AlignmentProbes, ProbeConfig
+from mfmjt_core.training.task_loss import drop_conditions, objective_loss
 
 
 def frames_at(frames: np.ndarray, fps: Fraction, target_fps: int, duration: float) -> np.ndarray:
@@ -103,15 +103,7 @@ class SynthTask:
         return {"clip_f": clip_f, "sync_f": sync_f, "text_f": self.model.encoders.encode_text(batch["captions"])}
 
     def conditions(self, batch: dict, draws: Draws, features: dict | None = None) -> dict[str, torch.Tensor]:
-        f = features or self.features(batch)
-        clip_f, sync_f, text_f = f["clip_f"], f["sync_f"], f["text_f"]
-        dv, dt = draws.drop_video.view(-1, 1, 1), draws.drop_text.view(-1, 1, 1)
-        net = self.model.net
-        return {
-            "clip_f": torch.where(dv, net.empty_clip_feat.expand_as(clip_f), clip_f),
-            "sync_f": torch.where(dv, net.empty_sync_feat.expand_as(sync_f), sync_f),
-            "text_f": torch.where(dt, net.empty_string_feat.expand_as(text_f), text_f),
-        }
+        return drop_conditions(self.model.net, features or self.features(batch), draws.drop_video, draws.drop_text)
 
     def loss(self, forward_model, jvp_model, batch, draws: Draws, objective: ObjectiveConfig):
         features = self.features(batch)
@@ -119,15 +111,8 @@ class SynthTask:
         convention = self.model.spec.network.time_convention
         u = AverageVelocity(forward_model, convention)
         x = self.model.net.normalize(batch["latent"])
-        if objective.kind == "fm":
-            loss, stats = fm_loss(u, x, cond=cond, noise=draws.noise, t=draws.t)
-        else:
-            loss, stats = meanflow_loss(
-                u, x, cond=cond, noise=draws.noise, t=draws.t, r=draws.r,
-                weight_p=objective.weight_p, weight_c=objective.weight_c, jvp_fp32=objective.jvp_fp32,
-                jvp_model=AverageVelocity(jvp_model, convention), derivative=objective.derivative,
-                **folded_guidance(objective, self.model.net, cond, ~(draws.drop_video & draws.drop_text)),
-            )
+        loss, stats = objective_loss(objective, u, AverageVelocity(jvp_model, convention), self.model.net, x, cond,
+                                     draws, ~(draws.drop_video & draws.drop_text))
         if objective.probe_weight > 0:
             probe_loss, probe_stats = self.auxiliary(x, **features)
             loss = loss + objective.probe_weight * probe_loss
