@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mfmjt_core.codec.base import AudioCodec
-from mfmjt_core.encoders.base import EncoderSet
+from mfmjt_core.codec.audio_codec import AudioCodec
+from mfmjt_core.encoders.encoder_set import EncoderSet
 from mfmjt_core.modelfile import read_model, save_model
 from mfmjt_core.network import NetworkConfig
 from mfmjt_core.network.mmdit import MMDiT

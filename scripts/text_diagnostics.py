@@ -161,7 +161,7 @@ def _caption_ceiling(task, clip_list, target: torch.Tensor, net, train_clips: in
 
 
 def _material_accuracy(model, text_only, both, clip_list, material_clips: int) -> dict:
-    from mfmjt_core.evaluation.materials import fit_on_world
+    from mfmjt_core.evaluation.material_classifier import fit_on_world
     from mfmjt_core.evaluation.scoring import ClipTruth, score_clip
 
     classifier = fit_on_world(material_clips, split="train")

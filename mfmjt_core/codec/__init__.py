@@ -4,6 +4,6 @@ Importing this package loads only the lightweight interface; the codec modules i
 stacks on their own: `from mfmjt_core.codec.mmaudio_codec import MMAudioCodec`.
 """
 
-from mfmjt_core.codec.base import AudioCodec
+from mfmjt_core.codec.audio_codec import AudioCodec
 
 __all__ = ["AudioCodec"]

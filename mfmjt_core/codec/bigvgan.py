@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mfmjt_core.codec.alias_free import make_snake
-from mfmjt_core.codec.loading import fold_weight_norm, load_strict
+from mfmjt_core.codec.state_dicts import fold_weight_norm, load_strict
 from mfmjt_core.errors import WeightsError
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mfmjt_core.codec.base import AudioCodec, check_latent, check_waveform, pad_to_whole_latents
+from mfmjt_core.codec.audio_codec import AudioCodec, check_latent, check_waveform, pad_to_whole_latents
 from mfmjt_core.codec.mel import MelConfig, slaney_mel_basis
 
 

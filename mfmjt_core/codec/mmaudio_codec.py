@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from mfmjt_core.codec.base import AudioCodec, check_latent, check_waveform, pad_to_whole_latents
+from mfmjt_core.codec.audio_codec import AudioCodec, check_latent, check_waveform, pad_to_whole_latents
 from mfmjt_core.codec.bigvgan import (
     BIGVGAN_16K,
     BIGVGAN_V2_44K_512X,

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mfmjt_core.codec.loading import load_strict
+from mfmjt_core.codec.state_dicts import load_strict
 
 # Activations are clipped to this magnitude after every block (EDM2 training stability).
 _CLIP_ACT = 256.0

@@ -70,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, session_deadline: float | None) -> int:
     import os
 
-    from mfmjt_core.training.config import apply_overrides
     from mfmjt_core.training.distill import PairMix
     from mfmjt_core.training.distill_data import DistillDataError
     from mfmjt_core.training.distill_task import (
@@ -80,6 +79,7 @@ def _run(args: argparse.Namespace, session_deadline: float | None) -> int:
         run_distill,
         teacher_steps_default,
     )
+    from mfmjt_core.training.train_config import apply_overrides
 
     if args.threads:
         import torch

@@ -66,7 +66,7 @@ def output_paths(output: str | Path, count: int) -> list[Path]:
 def check_outputs(args: argparse.Namespace, suffixes=(".wav", ".flac")) -> list[Path]:
     """The output files, checked before any work (UsageError): supported names, folders that
     exist and take a new file; the video exists (MediaError) when one is given."""
-    from mfmjt_core.media.errors import MediaNotFoundError
+    from mfmjt_core.media.media_errors import MediaNotFoundError
     from mfmjt_core.media.output_set import OutputPathError, check_output_paths
 
     if args.video is not None and not Path(args.video).expanduser().is_file():

@@ -103,8 +103,8 @@ def _run_features(args: argparse.Namespace, session_deadline: float | None) -> i
     import os
 
     from mfmjt_core.errors import UnknownModelError
+    from mfmjt_core.training.feature_recipes import PRESETS, run_features
     from mfmjt_core.training.feature_task import FeatureTaskError
-    from mfmjt_core.training.features_presets import PRESETS, run_features
 
     if not args.data:
         raise FeatureTaskError("mfmjt train features needs --data DIR (a folder written by `mfmjt extract`)")

@@ -5,7 +5,8 @@
 trainable set of the embedded default model. Submodules import torch; nothing downloads.
 """
 
-from mfmjt_core.encoders.base import (
+from mfmjt_core.encoders.clip import ClipEncoder, build_clip, clip_config
+from mfmjt_core.encoders.encoder_set import (
     CLIP_FPS,
     SEGMENT_FRAMES,
     SEGMENT_STRIDE,
@@ -19,7 +20,6 @@ from mfmjt_core.encoders.base import (
     sync_frame_count,
     sync_segment_count,
 )
-from mfmjt_core.encoders.clip import ClipEncoder, build_clip, clip_config
 from mfmjt_core.encoders.mmaudio import MMAudioEncoders
 from mfmjt_core.encoders.small import SmallEncoderConfig, SmallEncoders
 from mfmjt_core.encoders.synchformer import SYNCHFORMER, SynchformerConfig, SynchformerVisual

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from mfmjt_core.encoders.base import EncoderSet
 from mfmjt_core.encoders.clip import CLIP_IMAGE_SIZE, ClipEncoder
+from mfmjt_core.encoders.encoder_set import EncoderSet
 from mfmjt_core.encoders.synchformer import SYNCHFORMER, SynchformerConfig, SynchformerVisual
 from mfmjt_core.weights.cache import resolve_bundle
 from mfmjt_core.weights.registry import DEFAULT_REGISTRY, Registry

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mfmjt_core.encoders.base import (
+from mfmjt_core.encoders.clip import CLIP_MODEL_NAME
+from mfmjt_core.encoders.encoder_set import (
     SEGMENT_FRAMES,
     SEGMENT_STRIDE,
     TEXT_LENGTH,
@@ -30,7 +31,6 @@ from mfmjt_core.encoders.base import (
     require_segment_count,
     sync_frame_count,
 )
-from mfmjt_core.encoders.clip import CLIP_MODEL_NAME
 from mfmjt_core.encoders.params import build_on_meta, materialize
 from mfmjt_core.weights.loading import load_strict
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mfmjt_core.encoders.base import split_segments
+from mfmjt_core.encoders.encoder_set import split_segments
 from mfmjt_core.encoders.params import build_on_meta, materialize
 from mfmjt_core.weights.loading import load_checkpoint, load_strict, select_prefix
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mfmjt_core.evaluation.embedding import embed_audio
-from mfmjt_core.evaluation.materials import MaterialClassifier, fit_on_world
+from mfmjt_core.evaluation.material_classifier import MaterialClassifier, fit_on_world
 from mfmjt_core.evaluation.metrics import fit_gaussian
 from mfmjt_core.evaluation.scoring import ClipTruth
 

@@ -26,7 +26,6 @@ import numpy as np
 
 from mfmjt_core.evaluation.batched import BatchGenerator, ClipInput, Sampling
 from mfmjt_core.evaluation.grid import RunConfig, select
-from mfmjt_core.evaluation.progress import EtaProgress
 from mfmjt_core.evaluation.references import (
     TestClip,
     codec_round_trip,
@@ -34,6 +33,7 @@ from mfmjt_core.evaluation.references import (
     prepare_clips,
     train_floor_gaussian,
 )
+from mfmjt_core.evaluation.run_progress import EtaProgress
 from mfmjt_core.evaluation.scoring import (
     SAMPLE_RATE,
     ClipScore,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mfmjt_core.evaluation.embedding import embed_db
-from mfmjt_core.evaluation.materials import MaterialClassifier, features_from_db, impacts_of
+from mfmjt_core.evaluation.material_classifier import MaterialClassifier, features_from_db, impacts_of
 from mfmjt_core.evaluation.metrics import (
     Gaussian,
     OnsetScore,

@@ -5,7 +5,7 @@ WAV/FLAC, torchaudio for resampling. Every failure on bad input is a typed `Medi
 
 from mfmjt_core.errors import MediaError
 from mfmjt_core.media.audio import mix_channels, read_audio, write_audio
-from mfmjt_core.media.errors import (
+from mfmjt_core.media.media_errors import (
     EmptyRangeError,
     MediaNotFoundError,
     MediaUnreadableError,

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mfmjt_core.errors import ResourceError
-from mfmjt_core.media.errors import MediaWriteError
+from mfmjt_core.media.media_errors import MediaWriteError
 
 TEMP_MARKER = ".partial-"
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)

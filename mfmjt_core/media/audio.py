@@ -19,7 +19,7 @@ from mfmjt_core.media.container import (
     open_media,
     require_audio_stream,
 )
-from mfmjt_core.media.errors import (
+from mfmjt_core.media.media_errors import (
     MediaUnreadableError,
     MediaWriteError,
     RangeOutsideMediaError,

@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import av.stream
 
-from mfmjt_core.media.errors import (
+from mfmjt_core.media.media_errors import (
     EmptyRangeError,
     MediaNotFoundError,
     MediaUnreadableError,

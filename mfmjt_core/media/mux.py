@@ -12,7 +12,7 @@ import numpy as np
 from mfmjt_core.media.aac import add_aac_stream, check_audio, encode_aac, packet_time
 from mfmjt_core.media.atomic import atomic_output
 from mfmjt_core.media.container import FFmpegError, as_path, open_media, require_video_stream
-from mfmjt_core.media.errors import MediaUnreadableError, MediaWriteError
+from mfmjt_core.media.media_errors import MediaUnreadableError, MediaWriteError
 from mfmjt_core.media.writer import check_video_suffix
 
 MUX_SAMPLE_RATE = 48_000  # editors' and players' native rate

@@ -16,7 +16,7 @@ from mfmjt_core.media.container import (
     open_media,
     scan_duration_s,
 )
-from mfmjt_core.media.errors import MediaUnreadableError
+from mfmjt_core.media.media_errors import MediaUnreadableError
 
 # Packets looked at to decide whether the frame rate varies: a few seconds of video, read
 # without decoding, so probing stays cheap on long files.

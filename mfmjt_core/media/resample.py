@@ -2,7 +2,7 @@
 
 Choice: torchaudio's windowed-sinc resampler with Kaiser-window "best" settings (64 zero
 crossings, roll-off 0.9475, beta 14.77). Measured against PyAV's libswresample on an 8 s stereo
-20 Hz..Nyquist linear sweep (`python -m mfmjt_core.media.benchmark`):
+20 Hz..Nyquist linear sweep (`python -m mfmjt_core.media.media_timing`):
 - libswresample at the defaults PyAV uses lets aliases through at -26..-44 dB and images at
   -25 dB, and deviates by -37 dB near 0.9 x Nyquist: not good enough for 48 -> 16 kHz.
 - libswresample tuned (filter_size 128, cutoff 0.95, kaiser_beta 12) is excellent when

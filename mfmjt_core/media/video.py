@@ -27,7 +27,7 @@ from mfmjt_core.media.container import (
     open_media,
     require_video_stream,
 )
-from mfmjt_core.media.errors import MediaUnreadableError
+from mfmjt_core.media.media_errors import MediaUnreadableError
 
 CLIP_FPS = Fraction(8)
 CLIP_SIZE = 384

@@ -17,7 +17,7 @@ import numpy as np
 from mfmjt_core.media.aac import add_aac_stream, check_audio, encode_aac, output_rate, packet_time
 from mfmjt_core.media.atomic import atomic_output
 from mfmjt_core.media.container import FFmpegError, as_fraction
-from mfmjt_core.media.errors import MediaWriteError
+from mfmjt_core.media.media_errors import MediaWriteError
 
 # Fine clock for variable-rate files (the MPEG-TS / broadcast 90 kHz tick).
 _VFR_TIME_BASE = Fraction(1, 90_000)

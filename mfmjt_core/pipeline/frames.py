@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from mfmjt_core.encoders.base import CLIP_FPS, SYNC_FPS, EncoderSet
+from mfmjt_core.encoders.encoder_set import CLIP_FPS, SYNC_FPS, EncoderSet
 
 # Training makes the small encoders' frames with an area filter; swscale's AREA matches it to
 # ~0.001 mean abs while BICUBIC is ~0.007 off, more than the frame-to-frame motion they read.

@@ -26,7 +26,6 @@ from torch import nn
 from mfmjt_core.flows.guidance import MODES, Guidance
 from mfmjt_core.model import AudioModel, SamplingDefaults
 from mfmjt_core.network.adapter import AverageVelocity
-from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig
 from mfmjt_core.training.distill import (
     PairMix,
     distill_loss,
@@ -37,6 +36,7 @@ from mfmjt_core.training.distill import (
 from mfmjt_core.training.distill_data import CONDITIONS_FILE, ConditionSet
 from mfmjt_core.training.draws import Draws, row_seed
 from mfmjt_core.training.task_loss import drop_conditions
+from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, TrainConfig
 
 PAIR_STREAM = 3
 ORDER_STREAM = 4

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mfmjt_core.training.config import ObjectiveConfig
+from mfmjt_core.training.train_config import ObjectiveConfig
 
 _MASK = (1 << 63) - 1
 

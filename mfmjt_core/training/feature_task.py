@@ -25,10 +25,10 @@ from mfmjt_core.errors import MfmjtError
 from mfmjt_core.network import OWN_PREFIXES, STALE_KEYS, NetworkConfig, SequenceConfig, get_config
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.network.mmdit import MMDiT
-from mfmjt_core.training.config import ObjectiveConfig
 from mfmjt_core.training.draws import Draws, row_seed
 from mfmjt_core.training.features_store import ENCODERS, FeatureSet
 from mfmjt_core.training.task_loss import drop_conditions, objective_loss
+from mfmjt_core.training.train_config import ObjectiveConfig
 
 LATENT_NOISE_STREAM = 1
 SHUFFLE_STREAM = 2

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from mfmjt_core.encoders.base import CLIP_FPS, SYNC_FPS, EncoderSet
+from mfmjt_core.encoders.encoder_set import CLIP_FPS, SYNC_FPS, EncoderSet
 from mfmjt_core.errors import MediaError, MfmjtError
 from mfmjt_core.training.features_inputs import InputRow
 
@@ -95,7 +95,7 @@ class VAELatents(torch.nn.Module):
 
     @torch.no_grad()
     def encode_distribution(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        from mfmjt_core.codec.base import pad_to_whole_latents
+        from mfmjt_core.codec.audio_codec import pad_to_whole_latents
 
         mel = self.frontend(pad_to_whole_latents(wave, self.samples_per_latent))
         mean, std = self.vae.encode(mel.to(self.vae.data_mean.dtype))

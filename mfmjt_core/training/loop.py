@@ -25,8 +25,8 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from mfmjt_core.training.config import ObjectiveConfig, TrainConfig
 from mfmjt_core.training.draws import Draws, draw
+from mfmjt_core.training.train_config import ObjectiveConfig, TrainConfig
 
 # The exit status of a run stopped to be continued later (sysexits' EX_TEMPFAIL): a scheduler
 # or a wrapper script reruns the same command, which resumes from the checkpoint.

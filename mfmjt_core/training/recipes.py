@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from mfmjt_core.model import AudioModel, ModelSpec, SamplingDefaults
 from mfmjt_core.network import NetworkConfig, SequenceConfig
-from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig, apply_overrides
+from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, TrainConfig, apply_overrides
 
 
 @dataclass(frozen=True)

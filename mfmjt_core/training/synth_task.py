@@ -26,10 +26,10 @@ import torch.nn.functional as F
 
 from mfmjt_core.model import AudioModel
 from mfmjt_core.network.adapter import AverageVelocity
-from mfmjt_core.training.config import ObjectiveConfig
 from mfmjt_core.training.draws import Draws
 from mfmjt_core.training.probes import AlignmentProbes, ProbeConfig
 from mfmjt_core.training.task_loss import drop_conditions, objective_loss
+from mfmjt_core.training.train_config import ObjectiveConfig
 
 
 def frames_at(frames: np.ndarray, fps: Fraction, target_fps: int, duration: float) -> np.ndarray:

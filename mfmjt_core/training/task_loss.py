@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from mfmjt_core.flows import fm_loss, meanflow_loss
-from mfmjt_core.training.config import ObjectiveConfig
+from mfmjt_core.training.train_config import ObjectiveConfig
 
 
 def drop_conditions(net, features: dict[str, torch.Tensor], no_video: torch.Tensor,

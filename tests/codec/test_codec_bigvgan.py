@@ -7,7 +7,7 @@ import torch
 
 from mfmjt_core.codec.alias_free import kaiser_sinc_lowpass
 from mfmjt_core.codec.bigvgan import BIGVGAN_16K, BigVGANConfig, BigVGANGenerator
-from mfmjt_core.codec.loading import fold_weight_norm
+from mfmjt_core.codec.state_dicts import fold_weight_norm
 from mfmjt_core.errors import WeightsError
 
 PARAM_G = ".parametrizations.weight.original0"

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mfmjt_core.codec import AudioCodec
-from mfmjt_core.codec.benchmark import impact_noise_signal, log_spectral_distance
+from mfmjt_core.codec.codec_measure import impact_noise_signal, log_spectral_distance
 from mfmjt_core.codec.mel_codec import MelCodec, MelCodecConfig
 
 

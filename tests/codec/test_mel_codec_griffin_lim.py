@@ -10,7 +10,7 @@ import math
 import torch
 import torchaudio.functional as AF
 
-from mfmjt_core.codec.benchmark import impact_noise_signal
+from mfmjt_core.codec.codec_measure import impact_noise_signal
 from mfmjt_core.codec.mel_codec import MelCodec, MelCodecConfig
 
 EMBEDDED = MelCodecConfig(n_mels=32, stack=2)  # the embedded model's codec

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mfmjt_core.encoders.base import (
+from mfmjt_core.encoders.encoder_set import (
     EncoderSet,
     as_float_frames,
     clip_frame_count,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mfmjt_core.evaluation.materials import (
+from mfmjt_core.evaluation.material_classifier import (
     N_FEATURES,
     MaterialClassifier,
     clip_impact_features,

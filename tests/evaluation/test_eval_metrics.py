@@ -120,7 +120,7 @@ def test_embedding_is_fixed_and_shaped(test_clips):
 
 def test_temporal_blur_lowers_onset_f1_and_raises_frechet(test_clips):
     """The distance is meant to expose blurred (conditional-mean-like) audio."""
-    from mfmjt_core.evaluation.materials import fit_classifier
+    from mfmjt_core.evaluation.material_classifier import fit_classifier
     from mfmjt_core.evaluation.scoring import ClipTruth, reference_gaussian, score_clip, summarize
 
     truths = [ClipTruth.of(c) for c in test_clips]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from mfmjt_core.evaluation.progress import EtaProgress
+from mfmjt_core.evaluation.run_progress import EtaProgress
 
 
 def test_terminal_line_has_eta_and_notes_clear_it():

@@ -15,7 +15,6 @@ import torch
 
 from mfmjt_core.network import build_network
 from mfmjt_core.network.mmdit import MMDiT
-from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig
 from mfmjt_core.training.features_store import (
     CONSTANTS,
     FORMAT,
@@ -26,6 +25,7 @@ from mfmjt_core.training.features_store import (
     shard_name,
     write_tensors,
 )
+from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

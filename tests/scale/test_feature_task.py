@@ -7,7 +7,6 @@ import json
 import pytest
 import torch
 
-from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig
 from mfmjt_core.training.draws import Draws, row_seed
 from mfmjt_core.training.feature_task import (
     FeatureMix,
@@ -17,6 +16,7 @@ from mfmjt_core.training.feature_task import (
     load_mmaudio_network,
 )
 from mfmjt_core.training.features_store import FeatureSet
+from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, TrainConfig
 from mfmjt_core.weights import StateDictMismatchError
 from tests.scale.helpers import SHAPES, tiny_network, write_synthetic_features
 

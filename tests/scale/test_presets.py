@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mfmjt_core.training.features_presets import PAPER, PRESETS, SMALL, parse_data
+from mfmjt_core.training.feature_recipes import PAPER, PRESETS, SMALL, parse_data
 
 
 def test_paper_recipe_is_mmaudio_then_meanaudio():

@@ -16,9 +16,9 @@ from mfmjt_core.cli import main
 from mfmjt_core.model import AudioModel, SamplingDefaults, tiny_random_spec
 from mfmjt_core.modelfile import read_model
 from mfmjt_core.pipeline.generator import Generator
-from mfmjt_core.training.config import apply_overrides
 from mfmjt_core.training.distill import PairMix
 from mfmjt_core.training.distill_task import DistillSettings, default_train_config, run_distill
+from mfmjt_core.training.train_config import apply_overrides
 
 WINDOW = 2.0
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig, apply_overrides
 from mfmjt_core.training.draws import draw
 from mfmjt_core.training.loop import train
+from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, TrainConfig, apply_overrides
 from tests.training.toy_task import ToyTask
 
 

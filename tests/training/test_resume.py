@@ -15,8 +15,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig
 from mfmjt_core.training.loop import EXIT_RESUMABLE, TrainingStopped, train
+from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, TrainConfig
 from tests.training.toy_task import ToyTask
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from mfmjt_core.model import AudioModel
-from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig
 from mfmjt_core.training.draws import draw
 from mfmjt_core.training.loop import train
 from mfmjt_core.training.probes import AlignmentProbes, ProbeConfig, pool_time, resample_time
 from mfmjt_core.training.recipes import tiny_synth_spec
 from mfmjt_core.training.synth_task import SynthTask
+from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, TrainConfig
 
 
 def _spec():

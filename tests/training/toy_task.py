@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from mfmjt_core.flows import fm_loss, meanflow_loss
-from mfmjt_core.training.config import ObjectiveConfig
+from mfmjt_core.training.train_config import ObjectiveConfig
 
 
 class ToyField(nn.Module):

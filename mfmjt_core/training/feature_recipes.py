@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mfmjt_core.network import NetworkConfig
-from mfmjt_core.training.config import ObjectiveConfig, OptimConfig, TrainConfig, apply_overrides
 from mfmjt_core.training.recipes import Stage, tiny_synth_spec
+from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, TrainConfig, apply_overrides
 
 SMALL_NETWORK = tiny_synth_spec().network
 

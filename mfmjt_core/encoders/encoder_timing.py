@@ -1,4 +1,4 @@
-"""Time the encoders on random weights: `python -m mfmjt_core.encoders.benchmark sync|small|clip`.
+"""Time the encoders on random weights: `python -m mfmjt_core.encoders.encoder_timing sync|small|clip`.
 
 Weights are random (the published files are not needed for timing); inputs are random frames
 of the sizes the media layer delivers for `--duration` seconds.
@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from mfmjt_core.encoders.base import clip_frame_count, sync_frame_count
+from mfmjt_core.encoders.encoder_set import clip_frame_count, sync_frame_count
 
 
 def _time(fn, repeats: int, warmup: int, device: torch.device):

@@ -1,6 +1,6 @@
 """Codec quality and speed measurements: a synthetic test signal, log-spectral distance, timing.
 
-Run `python -m mfmjt_core.codec.benchmark mel 16k` to print round-trip quality and encode /
+Run `python -m mfmjt_core.codec.codec_measure mel 16k` to print round-trip quality and encode /
 decode times for 8 s of audio (the MMAudio codecs use random weights: timing only).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mfmjt_core.codec.base import AudioCodec
+from mfmjt_core.codec.audio_codec import AudioCodec
 
 
 def impact_noise_signal(

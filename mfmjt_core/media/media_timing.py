@@ -1,4 +1,4 @@
-"""Timings and resampler quality for the media layer: `python -m mfmjt_core.media.benchmark`.
+"""Timings and resampler quality for the media layer: `python -m mfmjt_core.media.media_timing`.
 
 1. Decoding an 8 s range of a 640x360 29.97 fps H.264 clip at 8 fps/384 (CLIP) and 25 fps/224
    (sync encoder).
