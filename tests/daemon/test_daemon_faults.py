@@ -96,7 +96,8 @@ def test_job_time_limit_and_per_client_queue_share(start_daemon):
     with Client(d.address, timeout=3.0) as a, Client(d.address, timeout=3.0) as b:
         hello = a.hello()["limits"]
         assert hello["job_timeout_s"] == 6 and hello["max_queue_per_client"] == 2
-        long_job = a.submit(**LONG_JOB)
+        # 1000 steps a window: far beyond the 6 s limit even on an idle machine (1 step took < 6 s)
+        long_job = a.submit(**{**LONG_JOB, "steps": 1000})
         wait_for(lambda: long_job.state == "running" or long_job.done, 60, step=lambda: a.poll(0.02),
                  what="the long job to start")
         assert not long_job.done, long_job.error
