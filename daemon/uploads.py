@@ -20,21 +20,13 @@ from pathlib import Path
 
 from mfmjt_daemon import protocol
 
+from mfmjt_core.media.atomic import pid_alive
+
 log = logging.getLogger("mfmjt_daemon.uploads")
 
 PREFIX = "mfmjt-daemon-"
 _OWNED = re.compile(re.escape(PREFIX) + r"(\d+)-")  # mfmjt-daemon-<pid>-<random>
 _NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
 
 
 def remove_stale_folders(root: str | Path | None = None) -> list[Path]:
@@ -45,7 +37,7 @@ def remove_stale_folders(root: str | Path | None = None) -> list[Path]:
     with contextlib.suppress(OSError):
         for entry in root.iterdir():
             match = _OWNED.match(entry.name)
-            if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+            if match is None or int(match.group(1)) == os.getpid() or pid_alive(int(match.group(1))):
                 continue
             with contextlib.suppress(OSError):
                 if entry.is_dir() and not entry.is_symlink() and entry.stat().st_uid == os.getuid():

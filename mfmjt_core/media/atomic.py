@@ -27,7 +27,8 @@ def temp_path_for(path: Path) -> Path:
     return path.with_name(f".{path.stem}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs (any user's), so its temporary files are still in use."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -47,7 +48,7 @@ def remove_stale_partials(targets: Iterable[Path]) -> list[Path]:
         with contextlib.suppress(OSError):
             for entry in target.parent.iterdir():
                 match = pattern.match(entry.name)
-                if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+                if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
                     with contextlib.suppress(OSError):
                         entry.unlink()
                         removed.append(entry)
