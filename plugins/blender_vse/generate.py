@@ -36,6 +36,8 @@ def request_params(settings: Any, config: DaemonConfig) -> dict[str, Any]:
     return {"prompt": settings.prompt.strip(), "negative_prompt": settings.negative_prompt.strip() or None,
             "seed": settings.seed, "steps": settings.steps,
             "guidance": settings.guidance if settings.guidance > 0 else None,
+            "rescale": None if settings.rescale == "DEFAULT" else settings.rescale,
+            "temperature": settings.temperature if settings.temperature > 0 else None,
             "variations": settings.variations, "channels": 2 if settings.stereo else 1,
             "sample_rate": config.sample_rate,
             "loudness": settings.loudness if settings.loudness > LOUDNESS_OFF else None}

@@ -7,7 +7,7 @@ so the panel offers exactly what the daemon accepts.
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 try:
     from .vendor.mfmjt_client import mfmjt_schema as schema
@@ -39,6 +39,15 @@ class MFMJT_SceneSettings(bpy.types.PropertyGroup):
                        description="Sampling steps (the one-step model needs 1)")
     guidance: FloatProperty(name="Guidance", **_bounds("guidance", default=0.0, soft_max=10.0),
                             description="How strongly to follow the prompt; 0 uses the model's default")
+    rescale: EnumProperty(
+        name="Guidance mode", description=schema.field("rescale").help,
+        items=[("DEFAULT", "Model default", "The mode the model was made for"),
+               *((mode, mode.replace("_", " ").capitalize(), f"Guidance rescaled with {mode}")
+                 for mode in schema.RESCALE_MODES)],
+        default="DEFAULT")
+    temperature: FloatProperty(name="Temperature", **_bounds("temperature", default=0.0),
+                               description="Scale of the starting noise: lower is safer and less varied; "
+                                           "0 uses the model's default")
     variations: IntProperty(name="Takes", **_bounds("variations"),
                             description="Number of variations, each on its own channel")
     stereo: BoolProperty(name="Stereo", default=False, description="Two channels instead of one")

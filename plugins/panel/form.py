@@ -1,4 +1,5 @@
-"""The request form: prompt, negative prompt, seed, steps, guidance, variations, loudness.
+"""The request form: prompt, negative prompt, seed, steps, guidance and its mode, temperature,
+variations, loudness.
 
 Each widget's range and default come from the request schema (mfmjt_schema), so the form offers
 exactly what the daemon accepts.
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QRegularExpression
 from PySide6.QtGui import QRegularExpressionValidator
-from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
 import mfmjt_schema as schema
 
@@ -27,6 +28,8 @@ class Request:
     seed: int | None = None
     steps: int = 1
     guidance: float | None = None
+    rescale: str | None = None
+    temperature: float | None = None
     variations: int = 1
     channels: int = 2
     sample_rate: int = 48_000
@@ -34,7 +37,8 @@ class Request:
 
     def submit_kwargs(self) -> dict:
         return {"prompt": self.prompt, "negative_prompt": self.negative_prompt, "seed": self.seed,
-                "steps": self.steps, "guidance": self.guidance, "variations": self.variations,
+                "steps": self.steps, "guidance": self.guidance, "rescale": self.rescale,
+                "temperature": self.temperature, "variations": self.variations,
                 "channels": self.channels, "sample_rate": self.sample_rate, "loudness": self.loudness}
 
 
@@ -64,6 +68,13 @@ class RequestForm(QWidget):
         self.steps = _spin("steps", value=1)
         self.guidance = _double("guidance", singleStep=0.5, value=0.0, decimals=1)
         self.guidance.setSpecialValueText("model default")
+        self.rescale = QComboBox()
+        self.rescale.addItem("model default", None)
+        for mode in schema.RESCALE_MODES:
+            self.rescale.addItem(mode.replace("_", " "), mode)
+        self.rescale.setToolTip(schema.field("rescale").help)
+        self.temperature = _double("temperature", singleStep=0.05, value=0.0, decimals=2)
+        self.temperature.setSpecialValueText("model default")
         self.variations = _spin("variations", value=2)
         self.loudness = _double("loudness", singleStep=1.0, value=LOUDNESS_OFF, decimals=1, suffix=" LUFS")
         self.loudness.setSpecialValueText("as generated")
@@ -73,6 +84,8 @@ class RequestForm(QWidget):
         layout.addRow("Seed", self.seed)
         layout.addRow("Steps", self.steps)
         layout.addRow("Guidance", self.guidance)
+        layout.addRow("Guidance mode", self.rescale)
+        layout.addRow("Temperature", self.temperature)
         layout.addRow("Variations", self.variations)
         layout.addRow("Loudness", self.loudness)
 
@@ -83,6 +96,8 @@ class RequestForm(QWidget):
             seed=min(int(self.seed.text()), MAX_SEED) if self.seed.text() else None,
             steps=self.steps.value(),
             guidance=None if self.guidance.value() == 0.0 else self.guidance.value(),
+            rescale=self.rescale.currentData(),
+            temperature=None if self.temperature.value() == 0.0 else self.temperature.value(),
             variations=self.variations.value(),
             loudness=None if self.loudness.value() <= LOUDNESS_OFF else self.loudness.value(),
         )

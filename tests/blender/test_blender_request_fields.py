@@ -17,13 +17,23 @@ def _schema(extension):
 def test_panel_bounds_are_the_schema_bounds(extension, scene):
     schema = _schema(extension)
     props = scene.mfmjt.bl_rna.properties
-    for name in ("steps", "variations", "guidance", "duration", "loudness"):
+    for name in ("steps", "variations", "guidance", "temperature", "duration", "loudness"):
         spec = schema.field(name)
         # float properties are single precision
         assert abs(props[name].hard_min - spec.low) <= 1e-6 * max(1, abs(spec.low)), name
         assert abs(props[name].hard_max - spec.high) <= 1e-6 * max(1, abs(spec.high)), name
     assert props["variations"].default == schema.field("variations").default
     assert props["prompt"].length_max == schema.MAX_TEXT + 1  # Blender reports it with the NUL
+    assert [item.identifier for item in props["rescale"].enum_items] == ["DEFAULT", *schema.RESCALE_MODES]
+
+
+def test_guidance_mode_and_temperature_reach_the_request_only_when_set(extension, scene):
+    settings, config = scene.mfmjt, extension.preferences.DaemonConfig()
+    params = extension.generate.request_params(settings, config)
+    assert params["rescale"] is None and params["temperature"] is None  # the model's defaults
+    settings.rescale, settings.temperature = "zero_star", 0.5
+    params = extension.generate.request_params(settings, config)
+    assert (params["rescale"], params["temperature"]) == ("zero_star", 0.5)
 
 
 def test_loudness_reaches_the_daemon_and_the_levels_come_back(extension, prefs, scene):

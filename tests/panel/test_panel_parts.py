@@ -64,11 +64,17 @@ def test_form_gives_client_keywords(qtbot):
     form.guidance.setValue(3.5)
     kwargs = form.request().submit_kwargs()
     assert kwargs == {"prompt": "rain on a tin roof", "negative_prompt": "", "seed": 2**62 + 5, "steps": 1,
-                      "guidance": 3.5, "variations": 2, "channels": 2, "sample_rate": 48_000, "loudness": None}
+                      "guidance": 3.5, "rescale": None, "temperature": None, "variations": 2, "channels": 2,
+                      "sample_rate": 48_000, "loudness": None}
     form.loudness.setValue(-23.0)
     form.steps.setValue(5000)  # the schema's bound, not the widget's guess
+    form.rescale.setCurrentIndex(form.rescale.findData("std"))
+    form.temperature.setValue(0.6)
     request = form.request()
     assert request.loudness == -23.0 and request.steps == 1000
+    assert (request.rescale, request.temperature) == ("std", 0.6)
+    form.temperature.setValue(9.0)  # the schema's bound
+    assert form.request().temperature == 2.0
 
 
 def test_dropping_a_file_opens_it(qtbot, clip):
