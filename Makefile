@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test clean screenshots xvfb
+.PHONY: setup demo test lint clean screenshots xvfb
 
 setup: $(VENV)/.installed
 
