@@ -14,6 +14,7 @@ from mfmjt_core.evaluation.batched import BatchGenerator, ClipInput, Sampling
 from mfmjt_core.model import SamplingDefaults, SamplingSettings
 from mfmjt_core.pipeline.generator import Generator
 from mfmjt_core.pipeline.sampling import sample_latents, sampler_for
+from tests.evaluation.test_eval_batched import _reference as generator_output
 
 
 @pytest.fixture()
@@ -46,15 +47,7 @@ def clip(tmp_path_factory):
 def test_generator_and_evaluation_give_identical_latents(calls, clip, sampling):
     torch.set_num_threads(1)
     gen = Generator.load("tiny-random")
-    kwargs = dict(seed=clip.seed, steps=sampling.steps, guidance=sampling.guidance, rescale=sampling.rescale,
-                  temperature=sampling.temperature, sample_rate=16_000)
-    if sampling.uses_video:
-        kwargs.update(video=clip.video, end=clip.duration)
-    else:
-        kwargs.update(duration=clip.duration)
-    if sampling.uses_text:
-        kwargs["prompt"] = clip.caption
-    gen.generate(**kwargs)
+    generator_output(gen, clip, sampling)  # the generator's own request for this clip
     BatchGenerator(gen, batch_size=1).generate([clip], sampling)
     assert len(calls) == 2
     (g_args, _, g_out), (e_args, _, e_out) = calls

@@ -152,9 +152,10 @@ def test_published_bundle_teacher(tmp_path, data):
     holds only the network and names the bundle for its encoders and codec."""
     from mfmjt_core.network.mmdit import MMDiT
     from mfmjt_core.published import load_published
-    from tests.training.tiny_bundle import SHAPES, write_tiny_bundle
+    from tests.weights.tiny_bundle import SHAPES, write_tiny_bundle
 
-    cache = write_tiny_bundle(tmp_path / "cache")
+    cache = tmp_path / "cache"
+    write_tiny_bundle(cache)
     shapes = dataclasses.replace(SHAPES, network=dataclasses.replace(
         SHAPES.network, sequence=SHAPES.network.sequence.with_duration(WINDOW)))
     teacher = load_published("mmaudio-small-16k", cache=cache, shapes=shapes)
