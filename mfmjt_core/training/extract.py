@@ -93,6 +93,8 @@ def extract(config: ExtractConfig, *, rank: int | None = None, world: int | None
     plan = _check_plan(out, config, rows, len(shards))
     mine = [k for k in range(len(shards)) if k % world == rank and not (out / shard_name(k)).exists()]
     say = progress or (lambda line: None)
+    if rank == 0:
+        _say_missing(rows, say)
     done = skipped = 0
     if mine:
         device = torch.device(config.device)
@@ -115,6 +117,15 @@ def extract(config: ExtractConfig, *, rank: int | None = None, world: int | None
     else:
         say(f"extract rank {rank}/{world}: my shards are done; the last rank to finish writes the index")
     return ExtractSummary(rank, world, len(shards), len(mine), done, skipped, index)
+
+
+def _say_missing(rows: list[InputRow], say: Callable[[str], None]) -> None:
+    """Tell at once how many listed files are absent (they are skipped and reported, not fatal):
+    a wrong --media-root shows before hours of extraction, not in report.json after them."""
+    missing = [r for r in rows if not os.path.isfile(r.path)]
+    if missing:
+        say(f"extract: {len(missing)} of {len(rows)} inputs name files that do not exist (first: "
+            f"{missing[0].path}); they are skipped and listed in report.json")
 
 
 def _check_plan(out: Path, config: ExtractConfig, rows: list[InputRow], shards: int) -> dict:

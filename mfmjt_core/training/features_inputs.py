@@ -11,8 +11,13 @@ VGGSound-style lists (`id, label` or `path, caption, start`) and AudioCaps/WavCa
 (youtube id, start seconds, label, split). Ids are resolved against the media folder by file
 name: `ID.ext`, then `ID_START.ext` with the start as 6 digits or as written (VGGSound downloads
 named `{id}_{start:06d}.mp4`; such a file already starts at the clip, so the row starts at 0),
-then `YID.ext` (AudioSet style). Rows whose file cannot be found are kept and reported as
-skipped by the extraction, never dropped silently.
+then `YID.ext` (AudioSet style); an id that carries a media suffix (WavCaps' AudioSet part:
+`Y<id>.wav` for a file shipped as `Y<id>.flac`) is also looked up without it. A path column whose
+value names no file and no media (WavCaps writes the placeholder `"audio": "wav_path"`) gives way
+to the id columns. AudioCaps' `start_time` is the clip's start in the YouTube video, but its
+download scripts save the 10-second clip already cut (named by audiocap_id or youtube_id), so the
+rows of an AudioCaps list found by id start at 0 in their file. Rows whose file cannot be found are
+kept and reported as skipped by the extraction, never dropped silently.
 """
 
 from __future__ import annotations
@@ -169,19 +174,28 @@ def _resolve(record: dict, root: Path, media: _MediaIndex,
              start: float | None) -> tuple[str, bool, str | None]:
     """(path, trimmed, id): trimmed when the file found is already cut at the row's start; id
     is the id column's value that named the file."""
-    value = _first(record, PATH_COLUMNS)
+    ids = [record[c] for c in ID_COLUMNS if record.get(c)]
+    cut = "audiocap_id" in record  # AudioCaps media are the published 10 s cuts
+    value, fallback = _first(record, PATH_COLUMNS), None
     if value is not None:
         p = Path(value).expanduser()
         p = p if p.is_absolute() else root / p
-        if p.suffix.lower() in MEDIA_SUFFIXES or p.exists():
+        if p.exists():
             return str(p), False, None
-        found = media.by_stem(p.name)
-        return str(found or p), False, None
-    ids = [record[c] for c in ID_COLUMNS if record.get(c)]
-    for ident in ids:
-        found = media.by_stem(ident)
+        named = p.suffix.lower() in MEDIA_SUFFIXES
+        found = media.by_stem(p.stem if named else p.name)  # e.g. listed .wav, shipped .flac
         if found:
-            return str(found), False, ident
+            return str(found), False, None
+        if not ids:
+            return str(p), False, None
+        # WavCaps: "audio" is the placeholder "wav_path" and FreeSound's "file_name" the
+        # uploader's name; the files are named by id
+        fallback = p if named else None
+    for ident in ids:
+        bare = ident[: -len(Path(ident).suffix)] if Path(ident).suffix.lower() in MEDIA_SUFFIXES else ident
+        found = media.by_stem(ident) or media.by_stem(bare)
+        if found:
+            return str(found), cut, ident
         if start is not None:
             for stem in (f"{ident}_{int(start):06d}", f"{ident}_{int(start)}", f"{ident}_{start:g}"):
                 found = media.by_stem(stem)
@@ -189,10 +203,10 @@ def _resolve(record: dict, root: Path, media: _MediaIndex,
                     return str(found), True, ident
         found = media.by_stem(f"Y{ident}")
         if found:
-            return str(found), False, ident
+            return str(found), cut, ident
     if not ids:
         raise InputListError(f"a row has no path or id column (columns: {sorted(record)})")
-    return str(root / ids[0]), False, ids[0]
+    return str(fallback or root / ids[0]), False, ids[0]
 
 
 def _rows_from_records(records: Iterable[dict], root: Path, split: str | None) -> list[InputRow]:

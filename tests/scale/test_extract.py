@@ -3,6 +3,7 @@ rank sharding redo nothing that exists."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -82,3 +83,22 @@ def test_each_rank_takes_its_shards(extracted, media_folder, tmp_path):
     assert last.written == 2 and last.index == tmp_path / "index.json"
     for k in range(3):
         assert same_shard(tmp_path / shard_name(k), out / shard_name(k))
+
+
+def test_an_audiocaps_list_of_downloaded_cuts_extracts_and_reports_missing_files(media_folder, tmp_path):
+    """AudioCaps' train.csv as published: start_time is the start in the YouTube video, the
+    downloaded files are already cut there; a clip that could not be downloaded is reported."""
+    listing = tmp_path / "train.csv"
+    listing.write_text("audiocap_id,youtube_id,start_time,caption\n"
+                       "sound,r1nicOVtvkQ,130,A woman talks nearby as water pours\n"
+                       "91140,gone_gone_0,30,A dog barks\n")
+    config = dataclasses.replace(extract_config(media_folder, tmp_path / "f"), source=str(listing),
+                                 media_root=str(media_folder["clips"]))
+    lines: list[str] = []
+    summary = extract(config, progress=lines.append, rank=0, world=1)
+    assert (summary.rows_done, summary.rows_skipped) == (1, 1)
+    assert "1 of 2 inputs name files that do not exist" in lines[0]
+    (skipped,) = json.loads((tmp_path / "f" / "report.json").read_text())["skipped"]
+    assert skipped["id"] == "gone_gone_0" and "no such file" in skipped["reason"]
+    (row,) = FeatureSet(tmp_path / "f").rows_meta()
+    assert row["start"] == 0.0 and row["caption"] == "A woman talks nearby as water pours"

@@ -53,10 +53,51 @@ def test_audiocaps_csv_and_tsv_with_headers(tmp_path):
     rows = list_inputs(tmp_path / "train.csv", media_root=tmp_path / "audio")
     assert [r.path for r in rows] == [str(tmp_path / "audio" / "91139.wav")] * 2
     assert [r.id for r in rows] == ["91139", "91139~2"]  # ids stay unique
-    assert rows[0].caption == "A woman talks" and rows[0].start == 130.0
+    # start_time is the start in the YouTube video; the downloaded clip is already cut there
+    assert rows[0].caption == "A woman talks" and rows[0].start == 0.0
     (tmp_path / "list.tsv").write_text("path\tcaption\tstart\tend\naudio/91139.wav\twind\t1.5\t9.5\n")
     (row,) = list_inputs(tmp_path / "list.tsv")
     assert row == InputRow("91139", str(tmp_path / "audio" / "91139.wav"), "wind", 1.5, 9.5)
+
+
+def test_audiocaps_clips_named_by_youtube_id_and_missing_ones(tmp_path):
+    touch(tmp_path / "a" / "r1nicOVtvkQ.wav")  # a downloader that names the cut by youtube id
+    touch(tmp_path / "a" / "YZn4ViKWcw.flac")  # AudioSet style
+    (tmp_path / "train.csv").write_text(
+        "audiocap_id,youtube_id,start_time,caption\n91139,r1nicOVtvkQ,130,A woman talks\n"
+        "5,Zn4ViKWcw,20,A dog barks\n7,gone,10,Wind blows\n")
+    rows = list_inputs(tmp_path / "train.csv", media_root=tmp_path / "a")
+    assert rows[0] == InputRow("r1nicOVtvkQ", str(tmp_path / "a" / "r1nicOVtvkQ.wav"), "A woman talks", 0.0)
+    assert rows[1] == InputRow("Zn4ViKWcw", str(tmp_path / "a" / "YZn4ViKWcw.flac"), "A dog barks", 0.0)
+    assert rows[2].path == str(tmp_path / "a" / "gone")  # kept, reported as missing by the extraction
+
+
+def test_wavcaps_published_json_files(tmp_path):
+    """The four parts as published (json_files/*/*.json): "audio" is the placeholder
+    "wav_path", FreeSound's "file_name" is the uploader's name, AudioSet ids end in .wav; the
+    distributed audio is <id>.flac."""
+    for name in ("Yb0RFKhbpFJA.flac", "180913.flac", "NHU05051026.flac", "2219.flac"):
+        touch(tmp_path / "audio" / name)
+    parts = {
+        "as_final.json": {"id": "Yb0RFKhbpFJA.wav", "caption": "Wind and a man speaking.",
+                          "audio": "wav_path", "duration": 10.0},
+        "fsd_final.json": {"id": "180913", "file_name": "UK Mello.wav", "href": "/people/x/sounds/180913/",
+                           "duration": 3.2, "caption": "A ringtone is playing.", "audio": "wav_path"},
+        "bbc_final.json": {"description": "Cicada", "category": "['Nature']", "caption": "A bug stridulates.",
+                           "id": "NHU05051026", "duration": 88.8, "audio": "wav_path"},
+        "sb_final.json": {"title": "Airplane Landing Airport", "caption": "An airplane is landing.",
+                          "id": "2219", "duration": 14.1, "audio": "wav_path"},
+    }
+    found = []
+    for name, entry in parts.items():
+        missing = {**entry, "id": "404" + entry["id"]}
+        (tmp_path / name).write_text(json.dumps({"num_captions_per_audio": 1, "data": [entry, missing]}))
+        rows = list_inputs(tmp_path / name, media_root=tmp_path / "audio")
+        assert len(rows) == 2 and rows[0].caption == entry["caption"] and rows[0].start == 0.0
+        found.append(rows[0].path)
+        assert not (tmp_path / rows[1].path).exists()  # kept: the extraction reports it
+    assert found == [str(tmp_path / "audio" / n) for n in
+                     ("Yb0RFKhbpFJA.flac", "180913.flac", "NHU05051026.flac", "2219.flac")]
 
 
 def test_wavcaps_json(tmp_path):
