@@ -1,7 +1,9 @@
 """`mfmjt eval synth`: compare MeanFlow and flow matching on test clips of the synthetic world.
+`mfmjt eval clips DIR`: the same metrics on a folder of the user's own videos, each video's
+soundtrack as the reference (`mfmjt_core.evaluation.clips`).
 
-Writes results.md (with the command that made it), results.json and mel_spectrograms.png into
-the output folder, and caches generated audio there so a re-run only scores.
+Both write results.md (with the command that made it), results.json and mel_spectrograms.png
+into the output folder; `synth` caches generated audio there so a re-run only scores.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import argparse
 import shlex
 
 NAME = "eval"
-HELP = "evaluate models: `mfmjt eval synth` scores generated audio on the synthetic world"
+HELP = ("evaluate models: `mfmjt eval synth` on the synthetic world, `mfmjt eval clips DIR` on your own "
+        "videos")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +49,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--remeasure-rtf", action="store_true",
                    help="time the requests again instead of reusing cached real-time factors")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    _add_clips_arguments(sub)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _add_clips_arguments(sub) -> None:
+    import mfmjt_schema
+
+    from .generate import _option_type
+
+    p = sub.add_parser(
+        "clips", help="onset F1, log-mel and Fréchet distances, RTF on a folder of your own videos, each "
+                      "video's soundtrack as the reference",
+        description="Generate sound for every video in DIR (mp4, mov, mkv, webm, anything FFmpeg reads) and "
+                    "score it against the video's own soundtrack: onsets detected in both (F1 within "
+                    "±50 ms), log-mel distance, the Fréchet distance on the evaluation's embedding over the "
+                    "folder, and the real-time factor. Writes results.md (one row per file, skipped files "
+                    "with their reason), results.json, mel_spectrograms.png and the generated takes "
+                    "(audio/) into OUT.")
+    p.add_argument("folder", metavar="DIR", help="folder of videos (top level only unless --recursive)")
+    p.add_argument("--model", help="model file or published bundle name (default: the embedded model)")
+    p.add_argument("--out", default="mfmjt-eval-clips", help="output folder (default ./mfmjt-eval-clips)")
+    p.add_argument("-r", "--recursive", action="store_true", help="also evaluate videos in subfolders")
+    p.add_argument("--max-seconds", type=_positive_seconds, metavar="SECONDS",
+                   help="evaluate only the first SECONDS of longer clips")
+    for name in ("seed", "steps", "guidance", "rescale", "temperature", "prompt"):
+        spec = mfmjt_schema.field(name)
+        default = 0 if name == "seed" else spec.default
+        help_text = "seed of every clip's generation (default 0)" if name == "seed" else spec.help
+        extra = {"metavar": "{" + ",".join(spec.choices) + "}"} if spec.kind == "choice" else {}
+        p.add_argument(*spec.cli, dest=name, type=_option_type(spec), default=default, help=help_text, **extra)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
+    p.add_argument("--figure-clips", type=int, default=3, help="clips in the figure (default 3)")
+    p.add_argument("--no-audio", action="store_true", help="do not keep the generated takes in OUT/audio")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+
+
+def clips_command_line(args: argparse.Namespace) -> str:
+    """`mfmjt eval clips ...` with every setting that differs from its default."""
+    parts = ["mfmjt", "eval", "clips", str(args.folder), "--out", str(args.out)]
+    for flag, value, default in (("--model", args.model, None), ("--max-seconds", args.max_seconds, None),
+                                 ("--seed", args.seed, 0), ("--steps", args.steps, None),
+                                 ("--guidance", args.guidance, None), ("--rescale", args.rescale, None),
+                                 ("--temperature", args.temperature, None), ("--prompt", args.prompt, ""),
+                                 ("--device", args.device, "cpu"), ("--figure-clips", args.figure_clips, 3),
+                                 ("--threads", args.threads, None)):
+        if value != default:
+            parts += [flag, str(value)]
+    parts += [flag for flag, on in (("--recursive", args.recursive), ("--no-audio", args.no_audio)) if on]
+    return shlex.join(parts)
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -70,6 +131,34 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    return run_clips(args) if args.suite == "clips" else run_synth(args)
+
+
+def run_clips(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mfmjt_core.evaluation.clips import ClipsSettings, run_clips
+    from mfmjt_core.evaluation.clips_report import write_clips_report
+
+    from .generate import check_device
+
+    settings = ClipsSettings(
+        folder=Path(args.folder), out=Path(args.out), model=args.model, recursive=args.recursive,
+        seed=args.seed, steps=args.steps, guidance=args.guidance, rescale=args.rescale,
+        temperature=args.temperature, prompt=args.prompt, max_seconds=args.max_seconds,
+        device=check_device(args.device), figure_clips=max(0, args.figure_clips), save_audio=not args.no_audio,
+        command=clips_command_line(args))
+    paths = write_clips_report(run_clips(settings))
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
@@ -78,10 +167,6 @@ def run(args: argparse.Namespace) -> int:
     from mfmjt_core.evaluation.runner import EvalSettings, run_eval
     from mfmjt_core.pipeline.generator import EMBEDDED_MODEL
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     if args.clips < 2:
         print("mfmjt eval synth: --clips must be at least 2 (the Fréchet distance needs a spread)",
               file=sys.stderr)

@@ -10,7 +10,7 @@ sync faster by eye than from numbers.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,8 +65,15 @@ def _x_of(time_s: float, duration_s: float) -> int:
     return int(round(np.clip(time_s / duration_s, 0.0, 1.0) * (PANEL_W - 1)))
 
 
-def render_figure(rows: Sequence[FigureRow], columns: Sequence[str], title: str = "") -> np.ndarray:
-    """The whole figure as uint8 (H, W, 3)."""
+def time_step_s(duration_s: float) -> int:
+    """Seconds between labelled ticks of the time axis: about ten labels per panel at most."""
+    return next((s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600) if duration_s / s <= 10), 1200)
+
+
+def render_figure(rows: Sequence[FigureRow], columns: Sequence[str], title: str = "",
+                  colours: Mapping[str, tuple[int, int, int]] = KIND_COLOURS) -> np.ndarray:
+    """The whole figure as uint8 (H, W, 3); `colours` maps the event kinds to their colours
+    (and makes the legend)."""
     ncol = len(columns)
     row_h = 2 * GLYPH_H + 6 + TICKS + PANEL_H + GLYPH_H + 10  # caption, ticks, panel, time axis
     top = MARGIN + (2 * GLYPH_H + 10 if title else 0) + 2 * GLYPH_H + 20
@@ -95,12 +102,13 @@ def render_figure(rows: Sequence[FigureRow], columns: Sequence[str], title: str 
             else:
                 image[y_panel:y_panel + PANEL_H, x0:x0 + PANEL_W] = (235, 235, 235)
             for t, kind in row.events:
-                colour = KIND_COLOURS.get(kind, (200, 200, 200))
+                colour = colours.get(kind, (200, 200, 200))
                 x = x0 + _x_of(t, row.duration_s)
                 image[y_ticks + 2:y_ticks + TICKS - 1, x - 1:x + 2] = _tick_colour(colour)
                 image[y_panel:y_panel + PANEL_H:4, x] = colour  # dotted: the spectrogram shows through
                 image[y_panel + 1:y_panel + PANEL_H:4, x] = colour
-            for second in range(int(row.duration_s) + 1):  # time axis: a tick and label per second
+            step = time_step_s(row.duration_s)
+            for second in range(0, int(row.duration_s) + 1, step):  # time axis: a tick and label per step
                 x = x0 + _x_of(second, row.duration_s)
                 image[y_panel + PANEL_H:y_panel + PANEL_H + 3, x] = INK
                 draw_text(image, min(x, x0 + PANEL_W - 6), y_panel + PANEL_H + 4, str(second), INK)
@@ -109,7 +117,7 @@ def render_figure(rows: Sequence[FigureRow], columns: Sequence[str], title: str 
     draw_text(image, x, y, "EVENTS:", INK, scale=2)
     x += text_width("EVENTS: ", 2)
     shown: dict[tuple[int, int, int], list[str]] = {}
-    for kind, colour in KIND_COLOURS.items():
+    for kind, colour in colours.items():
         shown.setdefault(colour, []).append(kind)
     for colour, kinds in shown.items():
         image[y:y + 2 * GLYPH_H, x:x + 10] = _tick_colour(colour)
@@ -121,6 +129,6 @@ def render_figure(rows: Sequence[FigureRow], columns: Sequence[str], title: str 
 
 
 def write_figure(path: str | os.PathLike, rows: Sequence[FigureRow], columns: Sequence[str],
-                 title: str = "") -> Path:
+                 title: str = "", colours: Mapping[str, tuple[int, int, int]] = KIND_COLOURS) -> Path:
     """Render and write the figure as PNG."""
-    return write_png(path, render_figure(rows, columns, title))
+    return write_png(path, render_figure(rows, columns, title, colours))
