@@ -272,9 +272,9 @@ def _say(stream, text: str) -> None:
         stream.flush()
 
 
-def prepare_out(folder: Path, out: Path) -> Path:
-    """Create the output folder before any work; UsageError when it cannot hold the results
-    (a file of that name, the clips folder itself, no permission)."""
+def prepare_out(folder: Path, out: Path, *, create: bool = True) -> Path:
+    """Check (and create) the output folder before any work; UsageError when it cannot hold
+    the results (a file of that name, the clips folder itself, no permission)."""
     from mfmjt_core.errors import UsageError
 
     folder, out = Path(folder).expanduser(), Path(out).expanduser()
@@ -282,6 +282,8 @@ def prepare_out(folder: Path, out: Path) -> Path:
         raise UsageError(f"--out {out} is a file, not a folder")
     if folder.is_dir() and out.resolve() == folder.resolve():
         raise UsageError("--out must not be the clips folder itself (its results would become clips)")
+    if not create:
+        return out
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -299,7 +301,8 @@ def scan(settings: ClipsSettings) -> list[ClipRow]:
     folder = Path(settings.folder).expanduser()
     if not folder.is_dir():
         raise MediaNotFoundError(f"{folder} is not a folder" + ("" if folder.exists() else " (it does not exist)"))
-    files = find_files(folder, recursive=settings.recursive, exclude=Path(settings.out).expanduser())
+    out = prepare_out(folder, settings.out, create=False)
+    files = find_files(folder, recursive=settings.recursive, exclude=out)
     if not files:
         hint = "" if settings.recursive else " (subfolders are not searched without --recursive)"
         raise NoUsableClipsError(f"no files in {folder}{hint}")
@@ -318,21 +321,22 @@ def _require_usable(rows: list[ClipRow], folder: Path) -> None:
     raise NoUsableClipsError(f"no usable clip in {folder} (a video with an audio track is needed):\n{listed}{more}")
 
 
-def run_clips(settings: ClipsSettings, *, progress_stream=sys.stderr) -> ClipsResult:
+def run_clips(settings: ClipsSettings, *, progress_stream=None, quiet: bool = False) -> ClipsResult:
     """Evaluate the model on the folder's videos (see the module docstring). Progress, one line
-    per clip, goes to `progress_stream` (None: silent)."""
+    per clip, goes to `progress_stream` (default: standard error) unless `quiet`."""
     import torch
 
     from mfmjt_core.evaluation.runner import describe_model
     from mfmjt_core.pipeline.generator import EMBEDDED_MODEL, Generator
 
     t_start = time.perf_counter()
+    progress_stream = None if quiet else progress_stream or sys.stderr
     rows = scan(settings)
     out = prepare_out(settings.folder, settings.out)
+    generator = Generator.load(settings.model, device=settings.device)  # a bad model fails before any output
     usable = [r for r in rows if not r.reason]
     _say(progress_stream, f"{len(rows)} file(s) in {settings.folder}: {len(usable)} video(s) with sound, "
                           f"{len(rows) - len(usable)} skipped")
-    generator = Generator.load(settings.model, device=settings.device)
     model = describe_model(generator, str(settings.model or EMBEDDED_MODEL))
     sampling = generator.model.spec.defaults.resolve(SimpleNamespace(
         steps=settings.steps, guidance=settings.guidance, rescale=settings.rescale,
