@@ -1,4 +1,5 @@
-"""Evaluation of generated audio on the synthetic world (`mfmjt eval synth`).
+"""Evaluation of generated audio on the synthetic world (`mfmjt eval synth`) and on a folder of
+the user's own videos against their soundtracks (`mfmjt eval clips`: `clips`, `clips_report`).
 
 Modules: `spectra` (the mel front-end every metric shares), `onsets` (onset detector),
 `metrics` (onset matching/F1, log-mel distance, Fréchet distance), `materials` (impact-material
