@@ -121,6 +121,38 @@ def test_long_clips_are_windowed_as_the_generator_does(tmp_path, capsys):
     np.testing.assert_array_equal(take, expected.audio[0, 0])
 
 
+def test_a_model_file_with_the_sampling_options(folder, tmp_path, capsys):
+    """A model file of ours (a small flow-matching model), and seed, steps, guidance, mode and
+    prompt reaching the generator as on `mfmjt generate`."""
+    import dataclasses
+
+    from mfmjt_core.model import AudioModel, tiny_random_spec
+    from mfmjt_core.pipeline.generator import Generator
+
+    spec = dataclasses.replace(tiny_random_spec(), name="tiny-fm", objective="fm")
+    model_file = AudioModel.create(spec, generator=torch.Generator().manual_seed(1)).save(tmp_path / "fm.safetensors")
+    root, _ = folder
+    videos = tmp_path / "one"
+    videos.mkdir()
+    (videos / "odd.webm").write_bytes((root / "odd.webm").read_bytes())
+    out = tmp_path / "report"
+    options = ["--seed", "5", "--steps", "2", "--guidance", "2.5", "--rescale", "plain", "-p", "a glass ball bounces"]
+    code, _, err = _run(["eval", "clips", str(videos), "--out", str(out), "--model", str(model_file), *options],
+                        capsys)
+    assert code == 0, err
+    report = json.loads((out / "results.json").read_text())
+    assert report["sampling"] == {"steps": 2, "guidance": 2.5, "rescale": "plain", "temperature": 1.0, "seed": 5,
+                                  "prompt": "a glass ball bounces"}
+    assert report["model"]["objective"] == "fm" and report["model"]["source"] == str(model_file)
+    clip = report["clips"][0]
+    take, _ = sf.read(out / "audio" / clip["audio"], dtype="float32")
+    expected = Generator.load(model_file).generate(
+        video=videos / "odd.webm", start=0.0, end=clip["duration_s"], seed=5, steps=2, guidance=2.5,
+        rescale="plain", prompt="a glass ball bounces", sample_rate=16_000, peak_ceiling=None)
+    np.testing.assert_array_equal(take, expected.audio[0, 0])
+    assert "a glass ball bounces" in (out / "results.md").read_text()
+
+
 @pytest.mark.parametrize("args, code, words", [
     (["{empty}"], 3, "no files in"),
     (["{tmp}/nope"], 3, "does not exist"),
@@ -164,3 +196,16 @@ def test_a_failed_run_leaves_the_previous_results(folder, tmp_path, capsys):
                       capsys)
     assert code == 5
     assert (out / "results.md").read_text() == "previous results\n" and not (out / "results.json").exists()
+
+
+def test_an_output_folder_that_cannot_be_written(folder, read_only_folder, capsys):
+    root, _ = folder
+    code, _, err = _run(["eval", "clips", str(root), "--out", str(read_only_folder / "report")], capsys)
+    assert code == 2 and len(err) == 1 and "cannot create the output folder" in err[0], err
+
+
+def test_a_full_disk_is_out_of_resources_and_leaves_no_partial_file(folder, full_folder, capsys):
+    root, _ = folder
+    code, _, err = _run(["eval", "clips", str(root), "--out", str(full_folder)], capsys)
+    assert code == 7 and f"no space left on {full_folder}" in err[-1], err
+    assert not [p for p in full_folder.rglob("*") if ".partial-" in p.name or p.name.startswith("results")]
