@@ -80,7 +80,8 @@ def as_float_frames(frames: np.ndarray | torch.Tensor, device: torch.device) -> 
     if x.ndim != 5 or x.shape[-1] != 3:
         raise MediaError(f"expected frames shaped (B, T, H, W, 3), got {tuple(x.shape)}")
     x = x.to(device)
-    x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+    # times 1/255, not / 255: bit-exact with torchvision's ToDtype(scale=True), which MMAudio uses
+    x = x.float().mul_(1.0 / 255) if x.dtype == torch.uint8 else x.float()
     return x.permute(0, 1, 4, 2, 3)
 
 

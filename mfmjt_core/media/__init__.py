@@ -27,6 +27,7 @@ from mfmjt_core.media.video import (
     clip_frames,
     decode_frame_sets,
     decode_frames,
+    mmaudio_specs,
     sync_frames,
     target_times,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "decode_frames",
     "fit_length",
     "mix_channels",
+    "mmaudio_specs",
     "mux_audio",
     "probe",
     "read_audio",

@@ -28,11 +28,13 @@ from mfmjt_core.media.container import (
     require_video_stream,
 )
 from mfmjt_core.media.media_errors import MediaUnreadableError
+from mfmjt_core.media.mmaudio_transform import mmaudio_resize
 
 CLIP_FPS = Fraction(8)
 CLIP_SIZE = 384
 SYNC_FPS = Fraction(25)
 SYNC_SIZE = 224
+SCALERS = ("swscale", "torchvision")
 
 # A target this close after a frame's timestamp still counts as "at" that frame: user start times
 # are floats (1.001 is not exactly 1001/1000) and some containers round timestamps to a tick.
@@ -89,6 +91,8 @@ class FrameSpec:
     size: (height, width) to resize to (aspect not kept). short_side: resize so the shorter
     displayed side has this length (aspect kept). center_crop: then cut the central square of
     this side. interpolation: libswscale filter name ("BICUBIC", "AREA", "BILINEAR", ...).
+    scaler: "swscale" (libswscale with `interpolation`, sizes from the displayed aspect) or
+    "torchvision" (MMAudio's transform on the coded RGB frame: `mmaudio_transform`; bicubic).
     crop_bars: with `size`, leave out black bars (a letterbox or pillarbox seen in the first
     frame: see `content_box`), so that a picture an editor framed inside a wider canvas is
     scaled as itself, not squeezed together with its bars.
@@ -100,19 +104,32 @@ class FrameSpec:
     center_crop: int | None = None
     interpolation: str = "BICUBIC"
     crop_bars: bool = False
+    scaler: str = "swscale"
 
     def __post_init__(self) -> None:
         if self.size is not None and self.short_side is not None:
             raise ValueError("give either size or short_side, not both")
         if self.crop_bars and (self.size is None or self.center_crop is not None):
             raise ValueError("crop_bars goes with size (and without center_crop)")
+        if self.scaler not in SCALERS:
+            raise ValueError(f"scaler must be one of {SCALERS}, not {self.scaler!r}")
+        if self.scaler == "torchvision" and (self.crop_bars or (self.size is None) == (self.short_side is None)):
+            raise ValueError("the torchvision scaler takes size or short_side, and no crop_bars")
         object.__setattr__(self, "fps", as_fraction(self.fps))
         if self.interpolation.upper() not in Interpolation.__members__:
             raise ValueError(f"unknown interpolation {self.interpolation!r}")
 
     @property
     def geometry_key(self) -> tuple:
-        return self.size, self.short_side, self.center_crop, self.interpolation.upper(), self.crop_bars
+        return (self.size, self.short_side, self.center_crop, self.interpolation.upper(),
+                self.crop_bars, self.scaler)
+
+
+def mmaudio_specs(clip_size: int = CLIP_SIZE, sync_size: int = SYNC_SIZE) -> list[FrameSpec]:
+    """MMAudio's two frame sequences: 8 fps resized to clip_size x clip_size (aspect not kept)
+    and 25 fps with the short side at sync_size, centre-cropped square; torchvision bicubic."""
+    return [FrameSpec(CLIP_FPS, size=(clip_size, clip_size), scaler="torchvision"),
+            FrameSpec(SYNC_FPS, short_side=sync_size, center_crop=sync_size, scaler="torchvision")]
 
 
 def decode_frames(
@@ -125,19 +142,21 @@ def decode_frames(
     short_side: int | None = None,
     center_crop: int | None = None,
     interpolation: str = "BICUBIC",
+    scaler: str = "swscale",
 ) -> FrameBatch:
     """Frames of [start, end) seconds of `path` at `fps`, sampled by timestamp.
 
     size: (height, width) to resize to (aspect not kept). short_side: resize so the shorter
     displayed side has this length (aspect kept). center_crop: then cut the central square of
     this side. Resizing uses libswscale with `interpolation` (bicubic by default; "AREA" for
-    strong downscaling). Seeks to the keyframe before `start` and decodes forward, so cost grows
-    with the range, not with the position in the file.
+    strong downscaling); scaler="torchvision" resizes as MMAudio does (see FrameSpec). Seeks
+    to the keyframe before `start` and decodes forward, so cost grows with the range, not with
+    the position in the file.
 
     Raises the typed MediaError family for missing/unreadable files, no video stream, an empty
     range or one that starts outside the media.
     """
-    spec = FrameSpec(fps, size, short_side, center_crop, interpolation)
+    spec = FrameSpec(fps, size, short_side, center_crop, interpolation, scaler=scaler)
     return decode_frame_sets(path, start, end, [spec])[0]
 
 
@@ -184,12 +203,12 @@ def decode_frame_sets(
 
 def clip_frames(path: str | os.PathLike, start: float, end: float) -> FrameBatch:
     """8 fps frames resized (no crop) to 384x384, the input of the CLIP image encoder."""
-    return decode_frames(path, start, end, CLIP_FPS, size=(CLIP_SIZE, CLIP_SIZE))
+    return decode_frame_sets(path, start, end, mmaudio_specs()[:1])[0]
 
 
 def sync_frames(path: str | os.PathLike, start: float, end: float) -> FrameBatch:
     """25 fps frames, short side resized to 224 then centre-cropped to 224x224, for Synchformer."""
-    return decode_frames(path, start, end, SYNC_FPS, short_side=SYNC_SIZE, center_crop=SYNC_SIZE)
+    return decode_frame_sets(path, start, end, mmaudio_specs()[1:])[0]
 
 
 def _threads_for(stream) -> int:
@@ -214,6 +233,7 @@ class _Geometry:
         self._crop = spec.center_crop
         self._crop_bars = spec.crop_bars
         self._interpolation = spec.interpolation.upper()
+        self._torchvision = spec.scaler == "torchvision"
         self.index = index  # slot of this geometry's conversion in each decoded frame
         self._threads = threads
         self._scaler = VideoReformatter()
@@ -246,6 +266,10 @@ class _Geometry:
         return w, h, (w - self._crop) // 2, (h - self._crop) // 2, self._crop, self._crop
 
     def to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        if self._torchvision:  # RGB at the coded size, then MMAudio's own transform
+            rgb = self._scaler.reformat(frame, format="rgb24", threads=self._threads).to_ndarray()
+            return mmaudio_resize(rgb, size=self._size, short_side=self._short_side,
+                                  center_crop=self._crop)
         if self._plan is None:
             self._plan = self._make_plan(frame)
         w, h, x0, y0, cw, ch = self._plan

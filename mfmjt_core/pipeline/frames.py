@@ -19,18 +19,17 @@ def decode_for_encoders(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(8 fps frames, 25 fps frames) as uint8 (T, H, W, 3), from one decoding pass.
 
-    MMAudio's encoders take 384x384 (CLIP) and 224x224 centre crops (Synchformer), scaled
-    bicubic; the small encoders take one small square size for both, area-scaled, black bars
-    left out, so a source frame picked at both rates is converted once.
+    MMAudio's encoders take 384x384 (CLIP) and 224x224 centre crops (Synchformer), scaled by
+    torchvision's antialiased bicubic exactly as MMAudio's own loader does; the small encoders
+    take one small square size for both, area-scaled, black bars left out, so a source frame
+    picked at both rates is converted once.
     """
-    from mfmjt_core.media.video import FrameSpec, decode_frame_sets
+    from mfmjt_core.media.video import FrameSpec, decode_frame_sets, mmaudio_specs
 
     size = getattr(getattr(encoders, "cfg", None), "frame_size", None)
     if size is None:  # CLIP + Synchformer, at the sizes they were built for (384 and 224 published)
-        clip_size = encoders.clip.image_size
-        sync_size = encoders.sync.cfg.image_size
-        specs = [FrameSpec(Fraction(CLIP_FPS), size=(clip_size, clip_size)),
-                 FrameSpec(Fraction(SYNC_FPS), short_side=sync_size, center_crop=sync_size)]
+        # MMAudio's own transform (torchvision), as `mfmjt extract` decodes for training
+        specs = mmaudio_specs(encoders.clip.image_size, encoders.sync.cfg.image_size)
     else:
         area = SMALL_ENCODER_INTERPOLATION
         # Black bars are left out: the small encoders squeeze the frame square, and a square

@@ -6,9 +6,11 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import torch
 
 from mfmjt_core.media import (
     FrameBatch,
+    FrameSpec,
     clip_frames,
     decode_frames,
     probe,
@@ -142,3 +144,36 @@ def test_frame_batch_is_frozen(make_clip):
     assert isinstance(batch, FrameBatch)
     with pytest.raises(AttributeError):
         batch.repeated = 3
+
+
+def test_torchvision_scaler_sizes_and_crops_as_mmaudio(tmp_path):
+    # 134x70: short side 70 -> 48 makes the long side 48 * 134 / 70 = 91.9, which torchvision
+    # truncates to 91 (rounding would give 92); the 48 crop then starts at round(43 / 2) = 22.
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (4, 70, 134, 3), dtype=np.uint8)
+    path = write_video(tmp_path / "odd.mp4", frames, Fraction(25))
+    native = decode_frames(path, 0.0, 0.16, Fraction(25)).frames
+    assert native.shape == (4, 70, 134, 3)
+    resized = decode_frames(path, 0.0, 0.16, Fraction(25), short_side=48, scaler="torchvision").frames
+    assert resized.shape == (4, 48, 91, 3)
+    cropped = decode_frames(path, 0.0, 0.16, Fraction(25), short_side=48, center_crop=48,
+                            scaler="torchvision").frames
+    np.testing.assert_array_equal(cropped, resized[:, :, 22:70])
+    # exactly torchvision's antialiased bicubic on each decoded frame, nothing else
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2.functional import resize
+
+    expected = resize(torch.from_numpy(native).permute(0, 3, 1, 2), [48], InterpolationMode.BICUBIC,
+                      antialias=True)
+    np.testing.assert_array_equal(resized, expected.permute(0, 2, 3, 1).numpy())
+    squeezed = decode_frames(path, 0.0, 0.16, Fraction(8), size=(30, 40), scaler="torchvision").frames
+    assert squeezed.shape == (2, 30, 40, 3)  # size: (height, width), aspect not kept
+
+
+def test_frame_spec_rejects_unknown_scalers_and_bars_with_torchvision():
+    with pytest.raises(ValueError, match="scaler"):
+        FrameSpec(Fraction(8), size=(8, 8), scaler="pillow")
+    with pytest.raises(ValueError):
+        FrameSpec(Fraction(8), size=(8, 8), crop_bars=True, scaler="torchvision")
+    with pytest.raises(ValueError):
+        FrameSpec(Fraction(8), scaler="torchvision")  # neither size nor short_side

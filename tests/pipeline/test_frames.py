@@ -1,4 +1,4 @@
-"""Frames for the encoders: one pass, area scaling for the small encoders, bicubic for CLIP."""
+"""Frames for the encoders: one pass, area scaling for the small encoders, MMAudio's transform for CLIP."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from mfmjt_core.media import decode_frames
+from mfmjt_core.media.mmaudio_transform import mmaudio_resize
 from mfmjt_core.pipeline.frames import decode_for_encoders
 
 
@@ -26,15 +27,19 @@ def test_small_encoders_get_area_scaled_frames_at_both_rates(video):
     np.testing.assert_array_equal(frames8, frames25[(np.arange(16) * 25) // 8])
 
 
-def test_clip_and_synchformer_keep_bicubic_sizes_and_crop(video):
+def test_clip_and_synchformer_get_mmaudios_own_transform(video):
     big = SimpleNamespace(clip=SimpleNamespace(image_size=96),
                           sync=SimpleNamespace(cfg=SimpleNamespace(image_size=48)))
     frames8, frames25 = decode_for_encoders(big, video, 0.0, 1.0)
-    want8 = decode_frames(video, 0.0, 1.0, Fraction(8), size=(96, 96)).frames
-    want25 = decode_frames(video, 0.0, 1.0, Fraction(25), short_side=48, center_crop=48).frames
-    np.testing.assert_array_equal(frames8, want8)
-    np.testing.assert_array_equal(frames25, want25)
     assert frames8.shape == (8, 96, 96, 3) and frames25.shape == (25, 48, 48, 3)
+    # each decoded frame at its own size, then torchvision's resize (and crop), as MMAudio does
+    native8 = decode_frames(video, 0.0, 1.0, Fraction(8)).frames
+    native25 = decode_frames(video, 0.0, 1.0, Fraction(25)).frames
+    np.testing.assert_array_equal(frames8, [mmaudio_resize(f, size=(96, 96)) for f in native8])
+    np.testing.assert_array_equal(
+        frames25, [mmaudio_resize(f, short_side=48, center_crop=48) for f in native25])
+    swscale = decode_frames(video, 0.0, 1.0, Fraction(8), size=(96, 96)).frames
+    assert not np.array_equal(frames8, swscale)  # libswscale's bicubic is another filter
 
 
 def test_small_encoders_leave_out_black_bars(tmp_path):
