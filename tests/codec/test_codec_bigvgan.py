@@ -1,17 +1,28 @@
-"""BigVGAN: v1 golden, published names (16 kHz manifest), stored weight-norm forms, v2 build."""
+"""BigVGAN: v1 and v2 goldens, published names (16 kHz and 44.1 kHz manifests), stored forms.
+
+Tolerances come from the measured max abs errors (scripts/golden_errors.py, table in
+docs/architecture.md "Goldens"): v1 1.5e-8, v2 6.6e-7, in either stored weight-norm form.
+"""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
 
 from mfmjt_core.codec.alias_free import kaiser_sinc_lowpass
-from mfmjt_core.codec.bigvgan import BIGVGAN_16K, BigVGANConfig, BigVGANGenerator
+from mfmjt_core.codec.bigvgan import BIGVGAN_16K, BIGVGAN_V2_44K_512X, BigVGANConfig, BigVGANGenerator
+from mfmjt_core.codec.mmaudio_codec import MMAudioCodec
 from mfmjt_core.codec.state_dicts import fold_weight_norm
+from mfmjt_core.codec.vae import VAEConfig
 from mfmjt_core.errors import WeightsError
+from mfmjt_core.weights.loading import load_checkpoint
 
 PARAM_G = ".parametrizations.weight.original0"
 PARAM_V = ".parametrizations.weight.original1"
+V1_ATOL = 5e-8  # measured 1.5e-8
+V2_ATOL = 2e-6  # measured 6.6e-7
 
 
 def to_legacy_weight_norm(state_dict: dict) -> dict:
@@ -53,12 +64,12 @@ def test_matches_golden_in_every_stored_form(golden):
     model = BigVGANGenerator.from_state_dict({"generator": stored}, config)
     out = run(model, golden["input_mel"])
     assert out.shape == (1, 1, golden["input_mel"].shape[-1] * 256)
-    torch.testing.assert_close(out, expected, rtol=0, atol=1e-4)
+    torch.testing.assert_close(out, expected, rtol=0, atol=V1_ATOL)
     # The legacy weight_g / weight_v naming and the plain (already folded) form load the same.
     legacy = BigVGANGenerator.from_state_dict(to_legacy_weight_norm(stored), config)
     plain = BigVGANGenerator.from_state_dict(model.state_dict(), config)
-    torch.testing.assert_close(run(legacy, golden["input_mel"]), expected, rtol=0, atol=1e-4)
-    torch.testing.assert_close(run(plain, golden["input_mel"]), expected, rtol=0, atol=1e-4)
+    torch.testing.assert_close(run(legacy, golden["input_mel"]), expected, rtol=0, atol=V1_ATOL)
+    torch.testing.assert_close(run(plain, golden["input_mel"]), expected, rtol=0, atol=V1_ATOL)
     assert not any("parametrizations" in k or k.endswith("_g") for k in model.state_dict())
 
 
@@ -101,6 +112,56 @@ def test_incomplete_weight_norm_pair_is_rejected(golden):
     stored["conv_pre" + PARAM_G] = stored["conv_pre" + PARAM_G].reshape(-1)
     with pytest.raises(WeightsError, match="shape"):
         BigVGANGenerator.from_state_dict(stored, BigVGANConfig.from_dict(golden["config"]))
+
+
+@pytest.mark.parametrize("form", ["weight_g/weight_v", "parametrizations"])
+def test_v2_golden_through_the_44k_codec_from_a_saved_file(tmp_path, load_golden, form):
+    """The 44.1 kHz vocoder as the codec loads it: `bigvgan_generator.pt` (state under
+    "generator", NVIDIA's legacy weight_g / weight_v names or the parametrization names) read
+    by load_checkpoint, config from the golden's config dict (as from the hub's config.json)."""
+    golden = load_golden("bigvgan_v2_tiny.pt")
+    vae_golden = load_golden("vae_tiny_128.pt")
+    stored = golden["generator_state_dict_as_saved"]
+    assert all("weight_g" not in k for k in stored)  # the golden stores parametrization names
+    if form == "weight_g/weight_v":
+        stored = to_legacy_weight_norm(stored)
+    torch.save({"generator": stored}, tmp_path / "bigvgan_generator.pt")
+    codec = MMAudioCodec.from_state_dicts(
+        vae_golden["state_dict_as_saved"],
+        load_checkpoint(tmp_path / "bigvgan_generator.pt", key="generator"),
+        "44k",
+        vae_config=VAEConfig(**vae_golden["config"]),
+        vocoder_config=golden["config"],
+    )
+    voc = codec.vocoder.config
+    assert (voc.activation, voc.snake_logscale, voc.use_tanh_at_final, voc.use_bias_at_final) == (
+        "snakebeta", True, False, False)
+    assert "conv_post.bias" not in codec.vocoder.state_dict()
+    with torch.inference_mode():
+        out = codec.vocoder(golden["input_mel"])
+    expected = golden["output_waveform"]
+    assert out.shape == expected.shape == (1, 1, 12 * 512)
+    assert expected.abs().max() == 1.0  # some samples hit the clamp: the clamp is exercised
+    torch.testing.assert_close(out, expected, rtol=0, atol=V2_ATOL)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_v2_44k_names_shapes_and_config_match_manifest(load_manifest, legacy):
+    manifest = load_manifest("bigvgan_v2_44k")
+    assert BigVGANConfig.from_dict(manifest["config"]) == BIGVGAN_V2_44K_512X
+    shapes = {k: tuple(v) for k, v in manifest["state_dict"].items()}
+    assert len(shapes) == manifest["num_tensors"] == 783
+    assert sum(math.prod(s) for s in shapes.values()) == manifest["num_float_elements"]
+    stored = {k: torch.empty(v, device="meta") for k, v in shapes.items()}
+    if legacy:
+        stored = to_legacy_weight_norm(stored)
+    model = BigVGANGenerator(BIGVGAN_V2_44K_512X, device="meta")
+    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert {k: tuple(v.shape) for k, v in fold_weight_norm(stored).items()} == own
+    num_convs = sum(k.endswith(PARAM_G) for k in shapes)
+    assert len(own) == len(shapes) - num_convs
+    loaded = BigVGANGenerator.from_state_dict({"generator": stored}, BIGVGAN_V2_44K_512X)
+    assert loaded.config.hop == 512
 
 
 def v2_config_dict() -> dict:

@@ -22,6 +22,13 @@ EXPECTED_MILLIONS = {
 }
 
 
+# Measured max abs errors of the flow (scripts/golden_errors.py): v1 4.8e-6 (4.6e-6 with empty
+# conditions), v2 8.6e-6 (9.2e-6). v2 needs more than 1e-5: its outputs reach 4.2, and the
+# golden's own float32 rounding is that large (our float64 forward is 1.6e-5 from the golden,
+# farther than our float32 one), so 2e-5 is float32 noise, not a difference in the network.
+GOLDEN_ATOL = {"mmdit_tiny_v1.pt": 1e-5, "mmdit_tiny_v2.pt": 2e-5}
+
+
 def _published_state(net) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in net.state_dict().items() if not k.startswith(OWN_PREFIXES)}
 
@@ -70,9 +77,11 @@ def test_golden_forward(name, load_golden):
         flow = net(inputs["latent"], inputs["t"], inputs["clip_f"], inputs["sync_f"], inputs["text_f"])
         empty = net.empty_conditions(2, inputs["clip_f"].shape[1], inputs["sync_f"].shape[1])
         flow_empty = net(inputs["latent"], inputs["t"], **empty)
-    torch.testing.assert_close(flow, golden["output_flow"], atol=1e-4, rtol=0)
-    torch.testing.assert_close(flow_empty, golden["output_flow_empty_conditions"], atol=1e-4, rtol=0)
-    torch.testing.assert_close(net.normalize(inputs["latent"]), golden["normalize_latent_output"])
+    atol = GOLDEN_ATOL[name]
+    torch.testing.assert_close(flow, golden["output_flow"], atol=atol, rtol=0)
+    torch.testing.assert_close(flow_empty, golden["output_flow_empty_conditions"], atol=atol, rtol=0)
+    torch.testing.assert_close(net.normalize(inputs["latent"]), golden["normalize_latent_output"],
+                               atol=0, rtol=0)  # measured: bit-identical
     torch.testing.assert_close(net.unnormalize(net.normalize(inputs["latent"])), inputs["latent"])
 
 
@@ -88,7 +97,11 @@ def test_zero_interval_embedding_keeps_the_flow_matching_model(name, load_golden
 
 
 def _mmaudio_euler(net, noise, cond, empty, steps, cfg):
-    """MMAudio's sampler as published: t from 0 (noise) to 1, x += dt * (w f_c + (1 - w) f_u)."""
+    """MMAudio's sampler as published: t from 0 (noise) to 1, x += dt * (w f_c + (1 - w) f_u).
+
+    A transcription, not a golden: mmdit_tiny_v1/v2.pt hold single forward passes only (flow,
+    flow with empty conditions, normalised latent), no sampling outputs to test against.
+    """
     x = noise
     for i in range(steps):
         t = torch.full((noise.shape[0],), i / steps)
@@ -107,7 +120,7 @@ def test_adapter_matches_mmaudio_euler_loop(load_golden):
         ref = _mmaudio_euler(net, noise, cond, empty, steps=5, cfg=4.5)
         ours = sample_euler(AverageVelocity(net), noise, steps=5, cond=cond,
                             guidance=Guidance(4.5, mode="plain", uncond=empty))
-    torch.testing.assert_close(ours, ref, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=0)  # measured 5.7e-6 (values up to 5)
 
 
 def test_any_duration():

@@ -83,10 +83,11 @@ def test_a_published_mmaudio_checkpoint_loads_unchanged_with_zero_h_embed(tmp_pa
     x = golden["inputs"]
     cond = (x["clip_f"], x["sync_f"], x["text_f"])
     with torch.no_grad():
-        torch.testing.assert_close(net(x["latent"], x["t"], *cond), golden["output_flow"], atol=1e-4, rtol=0)
+        # measured 4.8e-6 (scripts/golden_errors.py, mmdit_tiny_v1.pt: flow)
+        torch.testing.assert_close(net(x["latent"], x["t"], *cond), golden["output_flow"], atol=1e-5, rtol=0)
         # any interval h reads the same until MeanFlow training moves h_embed
         torch.testing.assert_close(net(x["latent"], x["t"], *cond, h=torch.tensor([0.3, 0.9])),
-                                   golden["output_flow"], atol=1e-4, rtol=0)
+                                   golden["output_flow"], atol=1e-5, rtol=0)
     del state["final_layer.conv.weight"]
     torch.save(state, path)
     with pytest.raises(StateDictMismatchError, match="final_layer.conv.weight"):
