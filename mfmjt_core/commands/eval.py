@@ -91,6 +91,8 @@ def _add_clips_arguments(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
     p.add_argument("--figure-clips", type=int, default=3, help="clips in the figure (default 3)")
     p.add_argument("--no-audio", action="store_true", help="do not keep the generated takes in OUT/audio")
+    p.add_argument("--no-ceiling", action="store_true",
+                   help="skip the ceiling row (the soundtracks through the model's codec)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
 
 
@@ -105,7 +107,8 @@ def clips_command_line(args: argparse.Namespace) -> str:
                                  ("--threads", args.threads, None)):
         if value != default:
             parts += [flag, str(value)]
-    parts += [flag for flag, on in (("--recursive", args.recursive), ("--no-audio", args.no_audio)) if on]
+    parts += [flag for flag, on in (("--recursive", args.recursive), ("--no-audio", args.no_audio),
+                                    ("--no-ceiling", args.no_ceiling)) if on]
     return shlex.join(parts)
 
 
@@ -151,6 +154,7 @@ def run_clips(args: argparse.Namespace) -> int:
         seed=args.seed, steps=args.steps, guidance=args.guidance, rescale=args.rescale,
         temperature=args.temperature, prompt=args.prompt, max_seconds=args.max_seconds,
         device=check_device(args.device), figure_clips=max(0, args.figure_clips), save_audio=not args.no_audio,
+        ceiling=not args.no_ceiling,
         command=clips_command_line(args))
     paths = write_clips_report(run_clips(settings))
     for kind, path in paths.items():

@@ -59,6 +59,7 @@ class ClipsSettings:
     device: str = "cpu"
     figure_clips: int = 3
     save_audio: bool = True  # write each generated take to OUT/audio/ for listening
+    ceiling: bool = True  # also score the soundtrack through the model's codec (what a perfect network gets)
     command: str = ""
 
 
@@ -74,6 +75,7 @@ class ClipRow:
     media: str = ""  # e.g. "h264 1280x720 29.97 fps, aac 48000 Hz 2 ch"
     notes: tuple[str, ...] = ()
     score: ClipScore | None = None
+    ceiling: ClipScore | None = None  # the soundtrack's codec round trip against the soundtrack
     generate_s: float = 0.0
     audio_file: Path | None = None
 
@@ -116,6 +118,7 @@ class ClipsResult:
     sampling: dict
     rows: list[ClipRow]
     aggregate: Aggregate
+    ceiling: Aggregate | None  # the soundtracks through the model's codec (None: not measured)
     figure_audio: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # name -> (ref, gen)
     seconds: float = 0.0
     torch_threads: int = 0
@@ -193,14 +196,18 @@ def score_against_soundtrack(generated: np.ndarray, truth: ClipTruth) -> ClipSco
     return score_clip(generated, truth, classifier=None)
 
 
-def aggregate(rows: list[ClipRow], reference_embeddings: list[np.ndarray]) -> Aggregate:
+def aggregate(rows: list[ClipRow], reference_embeddings: list[np.ndarray], *, ceiling: bool = False) -> Aggregate:
     """The folder's row over the scored `rows` (see `Aggregate`); `reference_embeddings` are the
-    soundtracks' embeddings in the same order."""
+    soundtracks' embeddings in the same order. `ceiling`: the same over the codec round trips
+    (no RTF)."""
     scored = [r for r in rows if r.scored]
+    scores = [r.ceiling if ceiling else r.score for r in scored]
+    if any(s is None for s in scores):
+        raise ValueError("a scored clip has no codec round trip")
     pooled = OnsetScore(0, 0, 0)
-    for r in scored:
-        pooled = pooled + r.score.onset
-    generated = [r.score.embeddings for r in scored]
+    for score in scores:
+        pooled = pooled + score.onset
+    generated = [score.embeddings for score in scores]
     windows = sum(len(e) for e in generated)
     frechet = None
     if windows >= 2 and sum(len(e) for e in reference_embeddings) >= 2:
@@ -209,9 +216,9 @@ def aggregate(rows: list[ClipRow], reference_embeddings: list[np.ndarray]) -> Ag
     seconds = sum(r.duration_s for r in scored)
     return Aggregate(
         clips=len(scored), seconds=seconds, onset=pooled,
-        mel_l1_db=float(np.mean([r.score.mel_l1_db for r in scored])) if scored else float("nan"),
+        mel_l1_db=float(np.mean([score.mel_l1_db for score in scores])) if scores else float("nan"),
         frechet=frechet, windows=windows,
-        rtf=sum(r.generate_s for r in scored) / seconds if seconds > 0 else None)
+        rtf=sum(r.generate_s for r in scored) / seconds if seconds > 0 and not ceiling else None)
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -253,6 +260,8 @@ def _score_one(row: ClipRow, index: int, generator, settings: ClipsSettings, aud
     generated = fit_length_1d(result.audio[0, 0], n)
     truth = soundtrack_truth(reference, index, row.name)
     row.score = score_against_soundtrack(generated, truth)
+    if settings.ceiling:
+        row.ceiling = score_against_soundtrack(codec_round_trip(generator, reference), truth)
     peak = float(np.abs(reference).max()) if reference.size else 0.0
     notes = []
     if row.duration_s < row.file_duration_s - 1e-6:
@@ -264,6 +273,30 @@ def _score_one(row: ClipRow, index: int, generator, settings: ClipsSettings, aud
         row.audio_file = write_audio(audio_dir / _audio_name(index, row.name), generated[None, :], SAMPLE_RATE,
                                      subtype="FLOAT")
     return reference, generated, embed_db(truth.mel_db)
+
+
+def codec_round_trip(generator, audio: np.ndarray) -> np.ndarray:
+    """Mono 16 kHz `audio` encoded and decoded by the generator's codec at its native rate, in
+    the generator's overlapping windows (stitched the same way), back at 16 kHz, same length."""
+    import torch
+
+    from mfmjt_core.media import resample
+    from mfmjt_core.pipeline.generator import WINDOW_OVERLAP_S
+    from mfmjt_core.pipeline.windows import plan_windows, stitch, window_samples
+
+    codec = generator.model.codec
+    native = codec.sample_rate
+    x = audio if native == SAMPLE_RATE else resample(audio[None], SAMPLE_RATE, native)[0]
+    windows = plan_windows(audio.size / SAMPLE_RATE, generator.model.spec.window_s, WINDOW_OVERLAP_S)
+    pieces = []
+    with torch.no_grad():
+        for w in windows:
+            begin, count = window_samples(w, native)
+            segment = torch.from_numpy(np.ascontiguousarray(x[begin:begin + count], dtype=np.float32))
+            pieces.append(codec.decode(codec.encode(segment[None].to(generator.device))).float().cpu().numpy()[0])
+    y = stitch(pieces, windows, native, x.size)
+    y = y if native == SAMPLE_RATE else resample(y[None], native, SAMPLE_RATE)[0]
+    return fit_length_1d(y, audio.size)
 
 
 def _say(stream, text: str) -> None:
@@ -369,5 +402,6 @@ def run_clips(settings: ClipsSettings, *, progress_stream=None, quiet: bool = Fa
                 continue
         _say(progress_stream, f"{prefix}: skipped: {row.reason}")
     _require_usable(rows, Path(settings.folder))  # every video failed to decode
-    return ClipsResult(settings, model, sampling, rows, aggregate(rows, reference_embeddings), figure_audio,
+    ceiling = aggregate(rows, reference_embeddings, ceiling=True) if settings.ceiling else None
+    return ClipsResult(settings, model, sampling, rows, aggregate(rows, reference_embeddings), ceiling, figure_audio,
                        time.perf_counter() - t_start, torch.get_num_threads())

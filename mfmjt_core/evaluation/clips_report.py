@@ -8,7 +8,7 @@ import platform
 import time
 from pathlib import Path
 
-from mfmjt_core.evaluation.clips import ClipRow, ClipsResult, finite_or_none
+from mfmjt_core.evaluation.clips import Aggregate, ClipRow, ClipsResult, finite_or_none
 from mfmjt_core.evaluation.embedding import DIM as EMBEDDING_DIM
 from mfmjt_core.evaluation.metrics import ONSET_TOLERANCE_S
 from mfmjt_core.evaluation.report import _num, _table
@@ -35,12 +35,10 @@ def _row_cells(row: ClipRow) -> list[str]:
             _cell("; ".join(row.notes))]
 
 
-def _aggregate_cells(result: ClipsResult) -> list[str]:
-    a = result.aggregate
-    return [f"**all {a.clips} clip(s)**", f"{a.seconds:.2f}", "", str(a.onset.n_reference),
+def _aggregate_cells(a: Aggregate, title: str, note: str) -> list[str]:
+    return [title, f"{a.seconds:.2f}", "", str(a.onset.n_reference),
             str(a.onset.n_estimated), _num(a.onset.f1, 3), _num(a.onset.precision, 3), _num(a.onset.recall, 3),
-            _num(a.onset.median_abs_offset_ms, 1), _num(a.mel_l1_db, 2), _num(a.frechet, 1), _num(a.rtf, 3),
-            f"pooled onsets; mean log-mel L1; Fréchet over {a.windows} windows"]
+            _num(a.onset.median_abs_offset_ms, 1), _num(a.mel_l1_db, 2), _num(a.frechet, 1), _num(a.rtf, 3), note]
 
 
 def render_markdown(result: ClipsResult) -> str:
@@ -61,7 +59,14 @@ def render_markdown(result: ClipsResult) -> str:
              f"{smp['temperature']:g}, seed {smp['seed']}, {prompt}; raw output (no peak ceiling).",
              f"- Folder: `{st.folder}` ({'with subfolders' if st.recursive else 'top level only'}): "
              f"{len(result.rows)} file(s), {len(scored)} scored, {skipped} skipped{limit}.", ""]
-    lines += _table(_HEAD, [_row_cells(r) for r in result.rows] + [_aggregate_cells(result)])
+    a = result.aggregate
+    rows = [_row_cells(r) for r in result.rows]
+    rows.append(_aggregate_cells(a, f"**all {a.clips} clip(s)**",
+                                 f"pooled onsets; mean log-mel L1; Fréchet over {a.windows} windows"))
+    if result.ceiling is not None:
+        rows.append(_aggregate_cells(result.ceiling, "*soundtracks through the model's codec*",
+                                     "ceiling: what a perfect network would score through this codec"))
+    lines += _table(_HEAD, rows)
     if result.figure_audio:
         lines += ["", f"![mel spectrograms: soundtrack vs generated]({FIGURE_NAME})"]
     if st.save_audio:
@@ -89,6 +94,9 @@ def render_markdown(result: ClipsResult) -> str:
               "- RTF: wall-clock seconds of the whole request (probe, video decoding and encoding, sampling, "
               "audio decoding, resampling) per second of audio; the folder's row is total time over total "
               "audio. One short untimed request warms the model up first.",
+              "- Codec ceiling (last row, unless `--no-ceiling`): each soundtrack encoded and decoded by the "
+              "model's own codec (in the generator's windows) and scored like generated audio: the best a "
+              "network could reach through this codec.",
               "- Skipped: files that are not videos, videos without an audio track, files that cannot be "
               "decoded, and clips longer than the generator takes (`--max-seconds` evaluates their start)."]
     return "\n".join(lines) + "\n"
@@ -108,13 +116,17 @@ def to_json(result: ClipsResult) -> dict:
                          matched_onsets=s.onset.n_matched, mel_l1_db=s.mel_l1_db, rtf=r.rtf,
                          generate_s=r.generate_s, windows=len(s.embeddings), notes=list(r.notes),
                          audio=r.audio_file.name if r.audio_file else None)
+            if r.ceiling is not None:
+                entry.update(ceiling_onset_f1=r.ceiling.onset.f1, ceiling_mel_l1_db=r.ceiling.mel_l1_db)
         else:
             entry["reason"] = r.reason
         clips.append(entry)
     return {"command": st.command,
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in st.__dict__.items()},
             "model": result.model, "sampling": result.sampling, "tolerance_s": ONSET_TOLERANCE_S,
-            "clips": clips, "aggregate": result.aggregate.to_json(), "seconds": result.seconds,
+            "clips": clips, "aggregate": result.aggregate.to_json(),
+            "codec_ceiling": result.ceiling.to_json() if result.ceiling is not None else None,
+            "seconds": result.seconds,
             "torch_threads": result.torch_threads}
 
 

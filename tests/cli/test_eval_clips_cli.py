@@ -58,7 +58,7 @@ def test_the_embedded_model_on_a_messy_folder(folder, tmp_path, capsys):
     assert {"markdown", "json", "figure"} <= {line.split(":")[0] for line in stdout.splitlines()}
 
     table = [line for line in (out / "results.md").read_text().splitlines() if line.startswith("| ")][1:]
-    assert len(table) == len(kinds) + 1 and table[-1].startswith("| **all 3 clip(s)**")
+    assert len(table) == len(kinds) + 2 and table[-2].startswith("| **all 3 clip(s)**")
     for name, kind in kinds.items():
         line = next(row for row in table if row.startswith(f"| `{name}`"))
         if kind == "clip":
@@ -82,6 +82,11 @@ def test_the_embedded_model_on_a_messy_folder(folder, tmp_path, capsys):
     assert math.isfinite(total["frechet"]) and total["frechet"] > 0.0
     assert total["soundtrack_onsets"] == sum(c["soundtrack_onsets"] for c in scored)
     assert report["sampling"]["steps"] == 1 and report["model"]["name"].startswith("mfmjt-tiny-synth")
+    ceiling = report["codec_ceiling"]  # the soundtracks through the embedded model's codec
+    assert ceiling["clips"] == 3 and ceiling["rtf"] is None and math.isfinite(ceiling["frechet"])
+    assert ceiling["soundtrack_onsets"] == total["soundtrack_onsets"] and ceiling["onset_f1"] >= 0.8
+    assert all(math.isfinite(c["ceiling_mel_l1_db"]) for c in scored)
+    assert "*soundtracks through the model's codec*" in table[-1]
 
     width, height = _png_size(out / "mel_spectrograms.png")
     assert width > 800 and height > 3 * 128
@@ -92,7 +97,7 @@ def test_recursive_and_max_seconds(folder, tmp_path, capsys):
     root, _ = folder
     out = tmp_path / "report"
     code, _, err = _run(["eval", "clips", str(root), "--out", str(out), "--recursive", "--max-seconds", "1",
-                         "--no-audio", "--figure-clips", "0", "--seed", "7"], capsys)
+                         "--no-audio", "--figure-clips", "0", "--seed", "7", "--no-ceiling"], capsys)
     assert code == 0, err
     report = json.loads((out / "results.json").read_text())
     scored = {c["name"]: c for c in report["clips"] if c["status"] == "scored"}
@@ -101,6 +106,7 @@ def test_recursive_and_max_seconds(folder, tmp_path, capsys):
     assert "first 1 of 2.0 s" in scored["odd.webm"]["notes"]
     assert report["sampling"]["seed"] == 7 and "--recursive" in report["command"]
     assert not (out / "audio").exists() and not (out / "mel_spectrograms.png").exists()
+    assert report["codec_ceiling"] is None and "codec" not in (out / "results.md").read_text().split("## How")[0]
 
 
 def test_long_clips_are_windowed_as_the_generator_does(tmp_path, capsys):
