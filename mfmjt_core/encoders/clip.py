@@ -5,8 +5,10 @@ config. Weights come from a local file (open_clip state dict, `.bin`/`.pth` or `
 or from a copy already in the Hugging Face hub cache; open_clip is never asked to download
 (the model is built from its config with no `pretrained` tag and loaded here, strictly).
 
-Image features: frames resized to 384 (the media layer already does it), normalised with OpenAI
-CLIP's mean/std, `encode_image(normalize=True)` -> 1024-d per frame. A 384 px input on a 378 px
+Image features: frames resized to 384 x 384 by the media layer exactly as MMAudio does
+(torchvision's antialiased bicubic on uint8, `media/mmaudio_transform.py`; checked against
+golden/clip_preprocess.pt), normalised with OpenAI CLIP's mean/std, `encode_image(normalize=True)`
+-> 1024-d per frame. A 384 px input on a 378 px
 config gives the same 27 x 27 patch grid (the stride-14 convolution ignores the last 6 pixels),
 exactly as in MMAudio, which also feeds 384 px frames to this model.
 
@@ -142,7 +144,11 @@ class ClipEncoder(nn.Module):
         return self._tokenizer(list(prompts))
 
     def encode_images(self, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
-        """(N, 3, H, W) in [0, 1] -> (N, image_dim), unit length."""
+        """(N, 3, H, W) in [0, 1] -> (N, image_dim), unit length.
+
+        Frames of another size are resized here in float (no rounding to uint8 levels), close
+        to but not bit-equal with MMAudio's transform; the pipeline's frames arrive at size.
+        """
         if images.shape[-2:] != (self.image_size, self.image_size):
             images = F.interpolate(images, size=(self.image_size,) * 2, mode="bicubic",
                                    align_corners=False, antialias=True).clamp_(0, 1)
