@@ -79,7 +79,8 @@ class MMAudioCodec(nn.Module, AudioCodec):
         own `config.json` is used unless `vocoder_config` is given. MissingWeightsError (naming
         `mfmjt fetch`) when the bundle has not been fetched."""
         spec = registry.bundle(bundle)
-        paths = resolve_bundle(bundle, cache, registry=registry)
+        paths = resolve_bundle(bundle, cache, registry=registry,
+                               roles=("vae", "vocoder", "vocoder_config"))
         if vocoder_config is None and "vocoder_config" in paths:
             vocoder_config = json.loads(Path(paths["vocoder_config"]).read_text())
         return cls.from_state_dicts(

@@ -71,7 +71,7 @@ class MMAudioEncoders(EncoderSet):
         **kwargs,
     ) -> MMAudioEncoders:
         """Load from the weights cache (CLIP also from the hub cache), else MissingWeightsError."""
-        paths = resolve_bundle(bundle, cache, registry=registry)
+        paths = resolve_bundle(bundle, cache, registry=registry, roles=("clip", "synchformer"))
         return cls.from_files(paths["clip"], paths["synchformer"], device=device,
                               fetch_hint=bundle, **kwargs)
 

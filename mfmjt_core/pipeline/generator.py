@@ -51,8 +51,9 @@ def _noop(stage: str, fraction: float) -> None:
 def _encoder_id(model: AudioModel) -> str:
     """Identity of the encoders for the feature cache: a bundle name (its files are checksummed)
     or a digest of our own trained encoder weights."""
-    if model.spec.encoders.get("bundle"):
-        return f"bundle:{model.spec.encoders['bundle']}"
+    bundle = getattr(model.spec.encoders, "bundle", None)
+    if bundle:
+        return f"bundle:{bundle}"
     digest = hashlib.sha256()
     for key, value in sorted(model.encoders.state_dict().items()):
         digest.update(key.encode())
@@ -124,7 +125,7 @@ class Generator:
         from mfmjt_core.weights.registry import DEFAULT_REGISTRY
 
         if str(name_or_path) in DEFAULT_REGISTRY.bundles:
-            from mfmjt_core.published import load_published
+            from mfmjt_core.model.published import load_published
 
             return cls(load_published(str(name_or_path), device=device), device=device, cache=cache)
         path = Path(name_or_path)

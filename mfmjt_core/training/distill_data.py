@@ -81,7 +81,7 @@ class ConditionSet:
         return self.rows.shape[0]
 
     def save(self, path: Path, digest: str) -> None:
-        from mfmjt_core.modelfile import save_model
+        from mfmjt_core.model.file import save_model
 
         # the model-file container: tensors plus JSON, written atomically
         save_model(path, {"clip_f": self.clip_f, "sync_f": self.sync_f, "text_f": self.text_f,
@@ -90,7 +90,7 @@ class ConditionSet:
     @classmethod
     def load(cls, path: Path, digest: str) -> ConditionSet | None:
         from mfmjt_core.errors import WeightsError
-        from mfmjt_core.modelfile import read_model
+        from mfmjt_core.model.file import read_model
 
         try:
             tensors, config = read_model(path)

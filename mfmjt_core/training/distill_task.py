@@ -249,7 +249,7 @@ def run_distill(
             "data": [str(d) for d in data], "rows": len(conditions),
             "settings": dataclasses.asdict(task.settings), "config": json.loads(config.to_json()),
         }, indent=1))
-        if model.spec.encoders.get("kind") == "small":  # published networks are large: not copied
+        if model.spec.encoders.stores_weights:  # published networks are large: not copied
             task.export_teacher(out / TEACHER_FILE)
     deadline = clock + minutes * 60 if minutes is not None else None
     return train(task, config, out, device=device, workers=workers, progress=progress or print_progress,

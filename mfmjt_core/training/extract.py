@@ -150,7 +150,7 @@ def _write_constants(out: Path, extractor: FeatureExtractor) -> None:
         write_tensors(out / CONSTANTS, {"empty_text_f": extractor.empty_text()}, extractor.shapes())
     weights = extractor.encoder_file()
     if weights is not None and not (out / ENCODERS).exists():
-        from mfmjt_core.modelfile import save_model
+        from mfmjt_core.model.file import save_model
 
         save_model(out / ENCODERS, *weights)
 

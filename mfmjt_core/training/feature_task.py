@@ -107,7 +107,7 @@ def load_mmaudio_network(path: str | Path, variant: str | NetworkConfig) -> MMDi
 
 def load_network_file(path: str | Path) -> MMDiT:
     """The network of one of our model files (keys `net.*`)."""
-    from mfmjt_core.modelfile import read_model
+    from mfmjt_core.model.file import read_model
     from mfmjt_core.weights import load_strict
 
     tensors, config = read_model(path)
@@ -132,7 +132,7 @@ def initial_network(init: str, variant: str | NetworkConfig | None, shapes: dict
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 
-        from mfmjt_core.modelfile import FORMAT
+        from mfmjt_core.model.file import FORMAT
 
         with safe_open(str(path), framework="pt") as f:
             ours = (f.metadata() or {}).get("format") == FORMAT
@@ -219,7 +219,7 @@ class FeatureTask:
         """One of our model files: the network, and the trainable encoders the features came
         from when they are stored beside the features (then `AudioModel.load` reads it)."""
         from mfmjt_core.model import ModelSpec, SamplingDefaults
-        from mfmjt_core.modelfile import read_model, save_model
+        from mfmjt_core.model.file import read_model, save_model
 
         tensors = {f"net.{k}": v for k, v in state_dict.items()}
         folder = self.sets[0].folder

@@ -16,7 +16,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from mfmjt_core.model import AudioModel, ModelSpec, SamplingDefaults
+from mfmjt_core.codec.mel_codec import MelCodecConfig
+from mfmjt_core.encoders.small import SmallEncoderConfig
+from mfmjt_core.model import AudioModel, MelCodecSpec, ModelSpec, SamplingDefaults, SmallEncodersSpec
 from mfmjt_core.network import NetworkConfig, SequenceConfig
 from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, TrainConfig, apply_overrides
 
@@ -46,13 +48,13 @@ def tiny_synth_spec() -> ModelSpec:
             sequence=SequenceConfig(duration=8.0, sample_rate=16_000, hop_length=256),
         ),
         # vocab 8191 (prime): the world's caption words fold onto distinct ids (a test checks)
-        encoders={"kind": "small", "config": {
-            "frame_size": 32, "vocab_size": 8191, "sync_layout": "frames", "clip_dim": 64, "sync_dim": 64,
-            "text_dim": 64, "clip_channels": [16, 32, 64], "sync_channels": [8, 16, 32], "text_heads": 2,
-        }},
+        encoders=SmallEncodersSpec(SmallEncoderConfig(
+            frame_size=32, vocab_size=8191, sync_layout="frames", clip_dim=64, sync_dim=64,
+            text_dim=64, clip_channels=(16, 32, 64), sync_channels=(8, 16, 32), text_heads=2,
+        )),
         # 32 mel bands x 2 frames = 64 channels per latent: a latent wider than the network
         # (160 channels into a 64-wide model) left samples noisy after a CPU-hour of training.
-        codec={"kind": "mel", "config": {"n_mels": 32, "stack": 2}},
+        codec=MelCodecSpec(MelCodecConfig(n_mels=32, stack=2)),
         window_s=8.0,
         objective="meanflow",
         # Unguided by default: on 16 validation clips guidance (scale 1.5-3, any rescale) lowered

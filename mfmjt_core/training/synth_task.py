@@ -62,7 +62,7 @@ class SynthTask:
         if not isinstance(self.world, WorldConfig):
             raise TypeError("world_config must be a WorldConfig")
         self.first_seed = first_seed
-        self.frame_size = model.spec.encoders.get("config", {}).get("frame_size", 64)
+        self.frame_size = model.spec.encoders.config.frame_size
         self.duration = model.spec.window_s
         self.num_latents = self.codec.num_latents(self.duration)
         self.frame_noise = frame_noise

@@ -144,13 +144,17 @@ def missing_weights_error(
 
 
 def resolve_bundle(
-    name: str, cache: str | os.PathLike | None = None, *, registry: Registry = DEFAULT_REGISTRY
+    name: str, cache: str | os.PathLike | None = None, *, registry: Registry = DEFAULT_REGISTRY,
+    roles: tuple[str, ...] | None = None,
 ) -> dict[str, Path]:
-    """Local paths of a bundle's files by role; MissingWeightsError naming the fix if absent."""
+    """Local paths of a bundle's files by role (only `roles` when given, e.g. the encoders of a
+    model trained on the bundle's features); MissingWeightsError naming the fix if absent."""
     bundle = registry.bundle(name)
     paths: dict[str, Path] = {}
     missing: list[Artifact] = []
     for role, art_name in bundle.roles:
+        if roles is not None and role not in roles:
+            continue
         artifact = registry.artifacts[art_name]
         found = find(artifact, cache)
         if found is None:

@@ -14,7 +14,7 @@ import torch
 
 from mfmjt_core.cli import main
 from mfmjt_core.model import AudioModel, SamplingDefaults, tiny_random_spec
-from mfmjt_core.modelfile import read_model
+from mfmjt_core.model.file import read_model
 from mfmjt_core.pipeline.generator import Generator
 from mfmjt_core.training.distill import PairMix
 from mfmjt_core.training.distill_task import DistillSettings, default_train_config, run_distill
@@ -150,8 +150,8 @@ def test_bad_data_is_a_usage_error(teacher_file, tmp_path, capsys):
 def test_published_bundle_teacher(tmp_path, data):
     """A bundle in the published layout (tiny random weights) distils into a student whose file
     holds only the network and names the bundle for its encoders and codec."""
+    from mfmjt_core.model.published import load_published
     from mfmjt_core.network.mmdit import MMDiT
-    from mfmjt_core.published import load_published
     from tests.weights.tiny_bundle import SHAPES, write_tiny_bundle
 
     cache = tmp_path / "cache"

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from mfmjt_core.errors import MissingWeightsError, WeightsError
-from mfmjt_core.modelfile import read_model
+from mfmjt_core.model import AudioModel
+from mfmjt_core.model.file import read_model
+from mfmjt_core.model.published import PublishedShapes, load_published, save_meanflow_start
 from mfmjt_core.pipeline.generator import Generator
-from mfmjt_core.published import load_published, save_meanflow_start
 from tests.weights.tiny_bundle import SHAPES, write_tiny_bundle
 
 
@@ -43,12 +44,32 @@ def test_meanflow_starting_point(bundle, tmp_path):
     model = load_published("mmaudio-small-16k", cache=cache, shapes=SHAPES)
     path = save_meanflow_start(model, tmp_path / "start.safetensors")
     tensors, config = read_model(path)
-    assert config["objective"] == "meanflow" and config["encoders"] == {
-        "kind": "mmaudio",
-        "bundle": "mmaudio-small-16k",
-    }
+    # the file names the bundle and the (non-published) sizes it was built with
+    assert config["objective"] == "meanflow"
+    assert config["encoders"]["kind"] == "mmaudio" and config["encoders"]["bundle"] == "mmaudio-small-16k"
+    assert config["encoders"]["clip_image_size"] == 28 and config["codec"]["vae"]["embed_dim"] == 20
     assert all(k.startswith("net.") for k in tensors)
     assert not tensors["net.h_embed.mlp.2.weight"].any()
+
+
+def test_a_file_naming_a_bundle_loads_from_the_cache_or_says_how_to_fetch(bundle, tmp_path, monkeypatch):
+    cache, _ = bundle
+    path = save_meanflow_start(load_published("mmaudio-small-16k", cache=cache, shapes=SHAPES),
+                               tmp_path / "start.safetensors")
+    monkeypatch.setenv("MFMJT_CACHE", str(tmp_path / "empty"))
+    with pytest.raises(MissingWeightsError, match=r"(?s)uses the encoders and codec of mmaudio-small-16k.*"
+                                                  r"best_netG.pt.*mfmjt fetch mmaudio-small-16k"):
+        AudioModel.load(path)
+    monkeypatch.setenv("MFMJT_CACHE", str(cache))
+    model = AudioModel.load(path)
+    assert model.spec.objective == "meanflow" and model.encoders.clip_dim == 16 and model.codec.latent_dim == 20
+
+
+def test_published_sizes_are_not_written_into_model_files():
+    assert PublishedShapes().encoders_spec("mmaudio-large-44k").to_dict() == {
+        "kind": "mmaudio", "bundle": "mmaudio-large-44k"}
+    assert PublishedShapes().codec_spec("mmaudio-large-44k").to_dict() == {
+        "kind": "mmaudio", "bundle": "mmaudio-large-44k"}
 
 
 def test_missing_and_broken_files(bundle, tmp_path):

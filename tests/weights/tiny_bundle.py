@@ -11,8 +11,8 @@ from open_clip.model import CLIP
 from mfmjt_core.codec.bigvgan import BigVGANConfig, BigVGANGenerator
 from mfmjt_core.codec.vae import MelVAE, VAEConfig
 from mfmjt_core.encoders import SynchformerConfig, SynchformerVisual
+from mfmjt_core.model.published import PublishedShapes
 from mfmjt_core.network import NetworkConfig, build_network
-from mfmjt_core.published import PublishedShapes
 from mfmjt_core.weights.registry import DEFAULT_REGISTRY
 
 CLIP_TINY = dict(

@@ -11,6 +11,7 @@ encoders and codec still come from the bundle in the cache.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +19,14 @@ from pathlib import Path
 
 import torch
 
-from mfmjt_core.model import AudioModel, ModelSpec, SamplingDefaults
+from mfmjt_core.codec.bigvgan import BigVGANConfig
+from mfmjt_core.codec.vae import VAEConfig
+from mfmjt_core.encoders.synchformer import SynchformerConfig
+from mfmjt_core.errors import WeightsError
+from mfmjt_core.model.audio_model import AudioModel
+from mfmjt_core.model.parts import BundleCodecSpec, BundleEncodersSpec, config_from_dict, config_to_dict, json_ready
+from mfmjt_core.model.sampling_defaults import SamplingDefaults
+from mfmjt_core.model.spec import ModelSpec
 from mfmjt_core.network import OWN_PREFIXES, STALE_KEYS, NetworkConfig, get_config
 from mfmjt_core.network.mmdit import MMDiT
 from mfmjt_core.weights.cache import resolve_bundle
@@ -26,6 +34,7 @@ from mfmjt_core.weights.loading import load_checkpoint, load_strict
 from mfmjt_core.weights.registry import DEFAULT_REGISTRY, Registry
 
 MMAUDIO_DEFAULTS = SamplingDefaults(steps=25, guidance=4.5, rescale="plain")  # MMAudio's demo
+SHAPES_ENV = "MFMJT_BUNDLE_SHAPES"
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,55 @@ class PublishedShapes:
     clip: Mapping | None = None  # open_clip model config
     clip_image_size: int | None = None
     sync: object | None = None  # encoders.synchformer.SynchformerConfig
+
+    def to_dict(self) -> dict:
+        data: dict = {}
+        if self.network is not None:
+            data["network"] = self.network.to_dict()
+        for name in ("vae", "vocoder", "sync"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = config_to_dict(value) if dataclasses.is_dataclass(value) else json_ready(value)
+        if self.clip is not None:
+            data["clip"] = json_ready(self.clip)
+        if self.clip_image_size is not None:
+            data["clip_image_size"] = self.clip_image_size
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> PublishedShapes:
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise WeightsError(f"unknown bundle shape entries {sorted(unknown)}")
+        get = data.get
+        return cls(
+            network=NetworkConfig.from_dict(get("network")) if get("network") else None,
+            vae=config_from_dict(VAEConfig, get("vae")) if get("vae") else None,
+            vocoder=BigVGANConfig.from_dict(get("vocoder")) if get("vocoder") else None,
+            clip=get("clip"), clip_image_size=get("clip_image_size"),
+            sync=config_from_dict(SynchformerConfig, get("sync")) if get("sync") else None,
+        )
+
+    def encoders_spec(self, bundle: str) -> BundleEncodersSpec:
+        """How a model file names this bundle's encoders (overrides recorded, if any)."""
+        return BundleEncodersSpec(bundle, clip=self.clip, clip_image_size=self.clip_image_size, sync=self.sync)
+
+    def codec_spec(self, bundle: str) -> BundleCodecSpec:
+        vocoder = BigVGANConfig.from_dict(self.vocoder) if isinstance(self.vocoder, Mapping) else self.vocoder
+        return BundleCodecSpec(bundle, vae=self.vae, vocoder=vocoder)
+
+
+def bundle_shapes(name: str) -> PublishedShapes:
+    """The architecture of bundle `name`: the published one, unless `$MFMJT_BUNDLE_SHAPES` names
+    a JSON file with an entry for it."""
+    path = os.environ.get(SHAPES_ENV)
+    if not path:
+        return PublishedShapes()
+    try:
+        table = json.loads(Path(path).expanduser().read_text())
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"${SHAPES_ENV}={path}: cannot read the bundle shapes file: {exc}") from exc
+    return PublishedShapes.from_dict(table[name]) if name in table else PublishedShapes()
 
 
 def load_network(path: str | os.PathLike, config: NetworkConfig) -> MMDiT:
@@ -54,11 +112,13 @@ def load_published(
     cache: str | os.PathLike | None = None,
     registry: Registry = DEFAULT_REGISTRY,
     device: str | torch.device = "cpu",
-    shapes: PublishedShapes = PublishedShapes(),
+    shapes: PublishedShapes | None = None,
 ) -> AudioModel:
+    """A published bundle as a flow-matching `AudioModel` (shapes: `bundle_shapes(name)`)."""
     from mfmjt_core.codec.mmaudio_codec import MMAudioCodec
     from mfmjt_core.encoders.mmaudio import MMAudioEncoders
 
+    shapes = bundle_shapes(name) if shapes is None else shapes
     bundle = registry.bundle(name)
     paths = resolve_bundle(name, cache, registry=registry)  # MissingWeightsError naming `mfmjt fetch`
     config = shapes.network or get_config(bundle.network_variant)
@@ -72,8 +132,8 @@ def load_published(
         extra["sync_cfg"] = shapes.sync
     encoders = MMAudioEncoders.from_files(paths["clip"], paths["synchformer"], device=device, fetch_hint=name, **extra)
     spec = ModelSpec(
-        name=name, network=config, encoders={"kind": "mmaudio", "bundle": name},
-        codec={"kind": "mmaudio", "bundle": name}, window_s=config.sequence.duration, objective="fm",
+        name=name, network=config, encoders=shapes.encoders_spec(name),
+        codec=shapes.codec_spec(name), window_s=config.sequence.duration, objective="fm",
         defaults=MMAUDIO_DEFAULTS,
     )
     return AudioModel(spec, encoders, net, codec).to(device).eval()
