@@ -98,6 +98,23 @@ def bundle_shapes(name: str) -> PublishedShapes:
     return PublishedShapes.from_dict(table[name]) if name in table else PublishedShapes()
 
 
+def encoders_bundle(name: str) -> str:
+    """The bundle of `mfmjt extract --encoders mmaudio[:BUNDLE]`."""
+    return name.partition(":")[2] or "mmaudio-small-16k"
+
+
+def codec_bundle(encoders: str, codec: str) -> str:
+    """The bundle whose VAE and vocoder decode latents of `mfmjt extract --encoders E --codec C`:
+    the encoders' bundle when its rate matches (all 44.1 kHz bundles share one codec), else the
+    small bundle of the codec's rate."""
+    if codec in ("auto", "mmaudio") or codec.startswith("mmaudio:"):
+        return encoders_bundle(codec if codec.startswith("mmaudio:") else encoders)
+    rate = codec.removeprefix("mmaudio-")
+    if encoders.startswith("mmaudio") and encoders_bundle(encoders).endswith(rate):
+        return encoders_bundle(encoders)
+    return f"mmaudio-small-{rate}"
+
+
 def load_network(path: str | os.PathLike, config: NetworkConfig) -> MMDiT:
     """A published network file (plain state dict) into our MM-DiT, strictly."""
     state = {k: v for k, v in load_checkpoint(path).items() if k not in STALE_KEYS}

@@ -17,14 +17,22 @@ SMALL_ENCODER_INTERPOLATION = "AREA"
 def decode_for_encoders(
     encoders: EncoderSet, path: str | os.PathLike, start: float, end: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(8 fps frames, 25 fps frames) as uint8 (T, H, W, 3), from one decoding pass.
+    """(8 fps frames, 25 fps frames) as uint8 (T, H, W, 3), from one decoding pass."""
+    from mfmjt_core.media.video import decode_frame_sets
+
+    clip, sync = decode_frame_sets(path, start, end, frame_specs(encoders))
+    return clip.frames, sync.frames
+
+
+def frame_specs(encoders: EncoderSet) -> list:
+    """How generation and `mfmjt extract` both decode frames for `encoders` (8 fps, 25 fps).
 
     MMAudio's encoders take 384x384 (CLIP) and 224x224 centre crops (Synchformer), scaled by
     torchvision's antialiased bicubic exactly as MMAudio's own loader does; the small encoders
     take one small square size for both, area-scaled, black bars left out, so a source frame
     picked at both rates is converted once.
     """
-    from mfmjt_core.media.video import FrameSpec, decode_frame_sets, mmaudio_specs
+    from mfmjt_core.media.video import FrameSpec, mmaudio_specs
 
     size = getattr(getattr(encoders, "cfg", None), "frame_size", None)
     if size is None:  # CLIP + Synchformer, at the sizes they were built for (384 and 224 published)
@@ -37,5 +45,4 @@ def decode_for_encoders(
         # hear three times as many onsets (tests/blender/test_blender_sync.py).
         specs = [FrameSpec(Fraction(fps), size=(size, size), interpolation=area, crop_bars=True)
                  for fps in (CLIP_FPS, SYNC_FPS)]
-    clip, sync = decode_frame_sets(path, start, end, specs)
-    return clip.frames, sync.frames
+    return specs

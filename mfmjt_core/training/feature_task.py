@@ -124,10 +124,13 @@ def initial_network(init: str, variant: str | NetworkConfig | None, shapes: dict
             raise FeatureTaskError("training from scratch needs a network variant")
         return MMDiT(network_config_for(variant, shapes), generator=torch.Generator().manual_seed(seed))
     if init.startswith("mmaudio-"):
+        from mfmjt_core.model.published import bundle_shapes
         from mfmjt_core.weights import DEFAULT_REGISTRY, resolve_bundle
 
-        bundle = DEFAULT_REGISTRY.bundle(init)
-        return load_mmaudio_network(resolve_bundle(init)["network"], variant or bundle.network_variant)
+        config = get_config(variant) if variant else (bundle_shapes(init).network
+                                                      or get_config(DEFAULT_REGISTRY.bundle(init).network_variant))
+        return load_mmaudio_network(resolve_bundle(init, roles=("network",))["network"],
+                                    at_duration(config, shapes))
     path = Path(init).expanduser()
     if path.suffix == ".safetensors":
         from safetensors import safe_open
@@ -140,7 +143,16 @@ def initial_network(init: str, variant: str | NetworkConfig | None, shapes: dict
             return load_network_file(path)
     if variant is None:
         raise FeatureTaskError(f"{init} is an MMAudio network checkpoint: name its variant (e.g. small_16k)")
-    return load_mmaudio_network(path, variant)
+    return load_mmaudio_network(path, at_duration(get_config(variant), shapes))
+
+
+def at_duration(config: NetworkConfig, shapes: dict) -> NetworkConfig:
+    """A published network for features of another duration (its sequence lengths follow; the
+    weights do not depend on them)."""
+    duration = float(shapes["duration"])
+    if config.sequence.duration == duration:
+        return config
+    return dataclasses.replace(config, sequence=config.sequence.with_duration(duration))
 
 
 def check_network(net: MMDiT, shapes: dict) -> None:
@@ -171,6 +183,9 @@ class FeatureTask:
         self.seed, self.bypass_ddp, self.name = seed, bypass_ddp, name
         self.convention = net.config.time_convention
         self.objective_kind = "meanflow"
+        self.objective: ObjectiveConfig | None = None  # the one trained with (set by `loss`)
+        if not (self.sets[0].folder / ENCODERS).is_file():
+            parts_of_features(self.sets[0])  # fail before training when the export could not name them
 
     @torch.no_grad()
     def init_statistics(self, rows: int = 512) -> None:
@@ -207,7 +222,7 @@ class FeatureTask:
 
     def loss(self, forward_model: nn.Module, jvp_model: nn.Module, batch: dict, draws: Draws,
              objective: ObjectiveConfig) -> tuple[torch.Tensor, dict[str, float]]:
-        self.objective_kind = objective.kind
+        self.objective_kind, self.objective = objective.kind, objective
         cond = self.conditions(batch, draws)
         x = self.model.normalize(batch["latent"])
         u = AverageVelocity(jvp_model if self.bypass_ddp else forward_model, self.convention)
@@ -217,25 +232,65 @@ class FeatureTask:
 
     def export(self, state_dict: dict[str, torch.Tensor], path: Path) -> None:
         """One of our model files: the network, and the trainable encoders the features came
-        from when they are stored beside the features (then `AudioModel.load` reads it)."""
-        from mfmjt_core.model import ModelSpec, SamplingDefaults
+        from when they are stored beside the features (then `AudioModel.load` reads it); a model
+        on MMAudio features names the bundle whose encoders and codec it needs instead."""
+        from mfmjt_core.model import ModelSpec
         from mfmjt_core.model.file import read_model, save_model
 
         tensors = {f"net.{k}": v for k, v in state_dict.items()}
         folder = self.sets[0].folder
-        settings = self.sets[0].index["settings"]
         if (folder / ENCODERS).is_file():
             encoder_tensors, source = read_model(folder / ENCODERS)
             tensors.update(encoder_tensors)
             encoders, codec = source["encoders"], source["codec"]
         else:  # MMAudio's encoders and codec: published files, named here, not copied
-            encoders, codec = settings["encoders"], settings["codec"]
-        meanflow = self.objective_kind == "meanflow"
+            encoders, codec = parts_of_features(self.sets[0])
+        objective = self.objective or ObjectiveConfig(kind=self.objective_kind)
         spec = ModelSpec(
             name=self.name, network=self.model.config, encoders=encoders, codec=codec,
-            window_s=float(self.shapes["duration"]), objective=self.objective_kind,
-            defaults=SamplingDefaults(steps=1, guidance=2.0) if meanflow else
-            SamplingDefaults(steps=25, guidance=4.5),
-            training={"features": [str(s.folder) for s in self.sets], "seed": self.seed},
+            window_s=float(self.shapes["duration"]), objective=objective.kind,
+            defaults=trained_defaults(objective),
+            training={"features": [str(s.folder) for s in self.sets], "seed": self.seed,
+                      **training_record(objective)},
         )
         save_model(path, tensors, spec.to_dict())
+
+
+def parts_of_features(data: FeatureSet) -> tuple:
+    """The typed encoders and codec specs of features extracted with MMAudio's encoders (the
+    bundle named at extraction, with its sizes), or FeatureTaskError when nothing can name them."""
+    from mfmjt_core.model.published import bundle_shapes, codec_bundle, encoders_bundle
+
+    settings = data.index["settings"]
+    enc, codec = settings["encoders"], settings["codec"]
+    if enc.get("kind") != "mmaudio" or codec.get("kind") != "mmaudio":
+        raise FeatureTaskError(f"{data.folder} has features of {enc.get('name')} with codec {codec.get('name')} "
+                               f"but no {ENCODERS} beside them: a model trained on them could not be used; "
+                               "extract with --encoders small, mmaudio[:BUNDLE] or a model file and the "
+                               "encoders' own codec")
+    bundle = encoders_bundle(enc["name"])
+    decoder = codec_bundle(enc["name"], codec["name"])
+    return bundle_shapes(bundle).encoders_spec(bundle), bundle_shapes(decoder).codec_spec(decoder)
+
+
+def trained_defaults(objective: ObjectiveConfig):
+    """Sampling defaults that follow from how a network was trained.
+
+    MeanFlow: one step, unguided: guidance folded into the training target (omega) is in the
+    network already, and sampling-time guidance on a one-step sample lowered onset F1 and raised
+    the Fréchet distance in every evaluation so far (docs/eval/results.md, docs/training.md).
+    Flow matching: MMAudio's 25 Euler steps with CFG 4.5. `mfmjt models defaults` changes them
+    after an evaluation on the user's own clips (`mfmjt eval clips`).
+    """
+    from mfmjt_core.model import SamplingDefaults
+
+    if objective.kind == "meanflow":
+        return SamplingDefaults(steps=1, guidance=1.0, rescale="zero_star")
+    return SamplingDefaults(steps=25, guidance=4.5, rescale="plain")
+
+
+def training_record(objective: ObjectiveConfig) -> dict:
+    folded = objective.omega if objective.kind == "meanflow" else None
+    return {"objective": objective.kind, "folded_guidance": folded,
+            "folded_guidance_kappa": objective.kappa if folded is not None else None,
+            "defaults_from": "training (mfmjt_core.training.feature_task.trained_defaults)"}

@@ -13,12 +13,11 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import torch
 
-from mfmjt_core.encoders.encoder_set import CLIP_FPS, SYNC_FPS, EncoderSet
+from mfmjt_core.encoders.encoder_set import EncoderSet
 from mfmjt_core.errors import MediaError, MfmjtError
 from mfmjt_core.training.features_inputs import InputRow
 
@@ -36,7 +35,7 @@ class RowDecoder:
 
     duration: float
     sample_rate: int
-    frame_size: int | None  # small encoders: square frames of this side; None: MMAudio's sizes
+    frame_specs: tuple  # media.FrameSpec at 8 and 25 fps: exactly as generation decodes for the encoders
 
     def __call__(self, row: InputRow) -> dict:
         try:
@@ -59,15 +58,7 @@ class RowDecoder:
         samples = round(self.duration * self.sample_rate)
         out = {"audio": torch.from_numpy(media.fit_length(wave[0], samples).copy())}
         if info.has_video:
-            if self.frame_size is None:
-                f8 = media.clip_frames(row.path, start, end).frames
-                f25 = media.sync_frames(row.path, start, end).frames
-            else:  # exactly as generation decodes for the small encoders (one pass, area-scaled)
-                from mfmjt_core.pipeline.frames import SMALL_ENCODER_INTERPOLATION
-
-                specs = [media.FrameSpec(Fraction(fps), size=(self.frame_size, self.frame_size),
-                                         interpolation=SMALL_ENCODER_INTERPOLATION) for fps in (CLIP_FPS, SYNC_FPS)]
-                f8, f25 = (batch.frames for batch in media.decode_frame_sets(row.path, start, end, specs))
+            f8, f25 = (batch.frames for batch in media.decode_frame_sets(row.path, start, end, self.frame_specs))
             out["frames8"], out["frames25"] = torch.from_numpy(f8), torch.from_numpy(f25)
         return out
 
@@ -81,12 +72,13 @@ def describe_error(exc: BaseException) -> str:
 class VAELatents(torch.nn.Module):
     """MMAudio's mel front-end and VAE encoder only (extraction needs no vocoder)."""
 
-    def __init__(self, variant: str, vae_state_dict: dict[str, torch.Tensor]) -> None:
+    def __init__(self, variant: str, vae_state_dict: dict[str, torch.Tensor], vae_config=None) -> None:
         from mfmjt_core.codec.mel import MEL_16K, MEL_44K, MelFrontend
         from mfmjt_core.codec.vae import VAE_16K, VAE_44K, MelVAE
 
         super().__init__()
         mel, vae = {"16k": (MEL_16K, VAE_16K), "44k": (MEL_44K, VAE_44K)}[variant]
+        vae = vae_config or vae
         self.frontend = MelFrontend(mel)
         self.vae = MelVAE.from_state_dict(vae_state_dict, vae)
         self.sample_rate = mel.sample_rate
@@ -173,8 +165,9 @@ class FeatureExtractor:
         return self.encoders.device
 
     def decoder(self) -> RowDecoder:
-        size = getattr(getattr(self.encoders, "cfg", None), "frame_size", None)
-        return RowDecoder(self.duration, self.codec.sample_rate, size)
+        from mfmjt_core.pipeline.frames import frame_specs
+
+        return RowDecoder(self.duration, self.codec.sample_rate, tuple(frame_specs(self.encoders)))
 
     def shapes(self) -> dict:
         s = self.encoders.feature_shapes(self.duration)
@@ -217,12 +210,17 @@ def build_extractor(encoders: str, codec: str = "auto", *, duration: float = 8.0
                     ) -> FeatureExtractor:
     """Load the encoders ("small": the embedded model's; "mmaudio[:BUNDLE]"; a model file) and
     the codec ("auto": the encoders' own; "mmaudio-16k" / "mmaudio-44k"; a model file)."""
+    from mfmjt_core.model.published import bundle_shapes, codec_bundle
+
     model = None
     if encoders.startswith("mmaudio"):
         from mfmjt_core.encoders.mmaudio import MMAudioEncoders
 
         bundle = encoders.partition(":")[2] or "mmaudio-small-16k"
-        enc = MMAudioEncoders.from_bundle(bundle, device=device)
+        shapes = bundle_shapes(bundle)
+        extra = {k: v for k, v in (("clip_cfg", shapes.clip), ("clip_image_size", shapes.clip_image_size),
+                                   ("sync_cfg", shapes.sync)) if v is not None}
+        enc = MMAudioEncoders.from_bundle(bundle, device=device, **extra)
         auto_codec = "mmaudio-16k" if bundle.endswith("16k") else "mmaudio-44k"
     else:
         from mfmjt_core.model import AudioModel
@@ -237,7 +235,8 @@ def build_extractor(encoders: str, codec: str = "auto", *, duration: float = 8.0
 
         variant = codec.split("-")[1]
         path = require_artifact(DEFAULT_REGISTRY.artifact(f"vae_{variant}"), fetch_name=f"vae_{variant}")
-        latent_codec = VAELatents(variant, load_checkpoint(path)).to(device).eval()
+        vae_config = bundle_shapes(codec_bundle(encoders, codec)).vae
+        latent_codec = VAELatents(variant, load_checkpoint(path), vae_config).to(device).eval()
     else:
         from mfmjt_core.model import AudioModel
 

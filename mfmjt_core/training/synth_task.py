@@ -53,11 +53,10 @@ class SynthTask:
     def __init__(
         self, model: AudioModel, *, world_config=None, first_seed: int = 0, frame_noise: float = 0.003
     ) -> None:
-        from mfmjt_core.model import build_codec
         from mfmjt_core.synth.world_config import DEFAULT, WorldConfig
 
         self.model = model
-        self.codec = build_codec(model.spec.codec)  # a CPU copy for data workers
+        self.codec = model.spec.codec.build()  # a CPU copy for data workers
         self.world = world_config or DEFAULT
         if not isinstance(self.world, WorldConfig):
             raise TypeError("world_config must be a WorldConfig")

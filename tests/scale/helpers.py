@@ -67,7 +67,8 @@ def write_synthetic_features(folder: Path, rows: int, *, shard_size: int = 5, se
     empty_text = torch.randn(*SHAPES["text_shape"], generator=g)
     write_tensors(folder / CONSTANTS, {"empty_text_f": empty_text}, SHAPES)
     plan = {"format": FORMAT, "source": "synthetic", "rows": rows, "shards": shards, "digest": "synthetic",
-            "settings": {"encoders": {"kind": "synthetic"}, "codec": {"kind": "synthetic"}}}
+            "settings": {"encoders": {"kind": "mmaudio", "name": "mmaudio:mmaudio-small-16k"},
+                         "codec": {"kind": "mmaudio", "name": "mmaudio:mmaudio-small-16k"}}}
     (folder / PLAN).write_text(json.dumps(plan))
     index, report = build_index(folder, plan)
     (folder / INDEX).write_text(json.dumps(index))
@@ -111,10 +112,10 @@ def losses(run: Path) -> dict[int, float]:
     return out
 
 
-def torchrun(nproc: int, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+def torchrun(nproc: int, *args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run `torchrun --standalone` (a free loopback port) in its own process group, so a hang
-    is killed with all its workers."""
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    is killed with all its workers; `env` replaces this process's environment."""
+    env = {k: v for k, v in (env or os.environ).items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env.update(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
            *args]
