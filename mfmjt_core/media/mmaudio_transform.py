@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+# Names this transform in cache keys: features cached from frames scaled another way (libswscale,
+# before this module existed) are not served for it.
+TRANSFORM_ID = "torchvision-bicubic-aa-uint8"
+
 
 def mmaudio_resize(
     rgb: np.ndarray,

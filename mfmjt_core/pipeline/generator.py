@@ -50,10 +50,12 @@ def _noop(stage: str, fraction: float) -> None:
 
 def _encoder_id(model: AudioModel) -> str:
     """Identity of the encoders for the feature cache: a bundle name (its files are checksummed)
-    or a digest of our own trained encoder weights."""
+    with the frame transform its encoders get, or a digest of our own trained encoder weights."""
     bundle = getattr(model.spec.encoders, "bundle", None)
     if bundle:
-        return f"bundle:{bundle}"
+        from mfmjt_core.media.mmaudio_transform import TRANSFORM_ID
+
+        return f"bundle:{bundle}:frames={TRANSFORM_ID}"
     digest = hashlib.sha256()
     for key, value in sorted(model.encoders.state_dict().items()):
         digest.update(key.encode())

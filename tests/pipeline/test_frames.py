@@ -79,3 +79,13 @@ def test_a_bright_thing_on_black_is_not_taken_for_bars(tmp_path):
         first, second = list(container.decode(video=0))[:2]
     assert content_box(first) is None
     assert content_box(second) == (30, 0, 98, 72)
+
+
+def test_feature_cache_keys_of_bundle_encoders_name_the_frame_transform():
+    # Features cached on disk from frames scaled another way must not be served after a change
+    # of transform: the bundle's encoder identity carries the transform's name.
+    from mfmjt_core.media.mmaudio_transform import TRANSFORM_ID
+    from mfmjt_core.pipeline.generator import _encoder_id
+
+    model = SimpleNamespace(spec=SimpleNamespace(encoders=SimpleNamespace(bundle="mmaudio-small-16k")))
+    assert _encoder_id(model) == f"bundle:mmaudio-small-16k:frames={TRANSFORM_ID}"
