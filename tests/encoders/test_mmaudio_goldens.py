@@ -3,10 +3,10 @@
 The goldens (../shared/reference/golden/synchformer_tiny.pt and clip_preprocess.pt) start from
 uint8 frames as PyAV decodes them. Here those frames are written losslessly (PNG in QuickTime)
 at the rate the encoder reads, and go through what generation and `mfmjt extract` run:
-`decode_for_encoders` / `media.sync_frames` / `media.clip_frames`, then the encoder set's
-`encode_sync` / `encode_clip`. The resized frames must equal MMAudio's bit for bit; the
-features and the CLIP model input agree to the tolerances below (measured errors in
-docs/architecture.md, "Goldens").
+`decode_for_encoders` (both decode with `pipeline.frames.frame_specs`; `media.sync_frames` and
+`media.clip_frames` give the same frames), then the encoder set's `encode_sync` / `encode_clip`.
+The resized frames must equal MMAudio's bit for bit; the features and the CLIP model input
+agree to the tolerances below (measured errors in docs/architecture.md, "Goldens").
 """
 
 from __future__ import annotations
@@ -85,8 +85,7 @@ def test_synchformer_features_from_raw_frames(tmp_path, sync_golden, encoders):
     for b, clip in enumerate(raw):
         path = write_lossless(tmp_path / f"clip{b}.mov", clip, 25)
         _, f25 = decode_for_encoders(encoders, path, 0.0, seconds)
-        extracted = media.sync_frames(path, 0.0, seconds).frames  # what `mfmjt extract` stores
-        np.testing.assert_array_equal(extracted, f25)
+        np.testing.assert_array_equal(media.sync_frames(path, 0.0, seconds).frames, f25)
         frames25.append(f25)
     frames25 = np.stack(frames25)
     assert frames25.shape == (2, 27, 224, 224, 3)
