@@ -50,7 +50,7 @@ esac
 echo "train_gpu: $MODE on $DEVICE, $WORKERS workers, batch $BATCH, $MINUTES min -> $DEST" >&2
 start=$(date +%s)
 set +e
-"$PY" -m mfmjt_core train tiny-synth "${common[@]}" "${args[@]}" 2>&1 | tee "$DEST/train.log"
+"$PY" -m mfmjt_cli train tiny-synth "${common[@]}" "${args[@]}" 2>&1 | tee "$DEST/train.log"
 rc=${PIPESTATUS[0]}
 set -e
 echo "train_gpu: exit $rc after $(( $(date +%s) - start )) s" | tee -a "$DEST/train.log" >&2

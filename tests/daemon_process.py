@@ -30,7 +30,7 @@ def running_daemon(folder: Path, *, timeout: float = 90.0, heartbeat: float = 0.
     """Start a daemon logging into `folder`, yield its address when ready, kill it afterwards."""
     port = free_port()
     log_path = folder / "daemon.log"
-    argv = [sys.executable, "-m", "mfmjt_core", "serve", *serve_model_arguments(), "--port", str(port),
+    argv = [sys.executable, "-m", "mfmjt_cli", "serve", *serve_model_arguments(), "--port", str(port),
             "--heartbeat", str(heartbeat)]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
@@ -58,7 +58,7 @@ class ServeProcess:
     def start(self) -> ServeProcess:
         self.runs += 1
         self.log_path = self.folder / f"daemon-{self.runs}.log"
-        argv = [sys.executable, "-m", "mfmjt_core", "serve", *serve_model_arguments(), "--port", str(self.port),
+        argv = [sys.executable, "-m", "mfmjt_cli", "serve", *serve_model_arguments(), "--port", str(self.port),
                 "--heartbeat", "0.5", "--log-level", "debug"]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)

@@ -7,7 +7,7 @@ and a heartbeat: a daemon that goes silent is noticed within 5 s, its jobs are r
 with that reason, and the requests they sent die with the old socket, so none of them runs when
 the daemon comes back. Pings go on meanwhile; the first answer reconnects the panel.
 
-When no daemon answers on a local address, the link starts one (`python -m mfmjt_core serve`
+When no daemon answers on a local address, the link starts one (`python -m mfmjt_cli serve`
 with this interpreter) and stops it again when the panel closes.
 """
 
@@ -199,7 +199,7 @@ class DaemonLink(QObject):
 
     def _start_daemon(self) -> dict | None:
         port = self.address.rpartition(":")[2]
-        argv = [self.autostart.python, "-m", "mfmjt_core", "serve", "--port", port, *self.autostart.serve_arguments]
+        argv = [self.autostart.python, "-m", "mfmjt_cli", "serve", "--port", port, *self.autostart.serve_arguments]
         self.status.emit("starting a local daemon (loading the model) ...")
         try:
             self.started_process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

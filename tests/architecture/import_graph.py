@@ -16,11 +16,65 @@ ROOT = Path(__file__).resolve().parents[2]
 # Import name -> folder, as pyproject.toml's package-dir maps them.
 PACKAGES: dict[str, str] = {
     "mfmjt_core": "mfmjt_core",
+    "mfmjt_cli": "mfmjt_cli",
     "mfmjt_daemon": "daemon",
     "mfmjt_panel": "plugins/panel",
     "mfmjt_resolve": "plugins/resolve",
     "mfmjt_schema": "mfmjt_schema",
 }
+
+
+# The layers, by module-name prefix: a prefix covers the module of that name and everything below
+# it (so `mfmjt_core.model` is one layer whether a module or a package); the longest prefix wins.
+# The library's layers are stacked: each imports its own layer, those below it and the request
+# schema (standard library only, shared with the clients). `base` is what the whole library
+# shares: the package itself (its version) and its typed errors.
+LIBRARY: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("base", ("mfmjt_core", "mfmjt_core.errors")),
+    ("flows", ("mfmjt_core.flows",)),
+    ("network/media/weights", ("mfmjt_core.network", "mfmjt_core.media", "mfmjt_core.weights")),
+    ("codec/encoders/synth", ("mfmjt_core.codec", "mfmjt_core.encoders", "mfmjt_core.synth")),
+    ("model", ("mfmjt_core.model",)),
+    ("pipeline", ("mfmjt_core.pipeline",)),
+    # benchmark.py measures generation speed as the evaluation measures quality
+    ("training/evaluation", ("mfmjt_core.training", "mfmjt_core.evaluation", "mfmjt_core.benchmark")),
+)
+SCHEMA = ("mfmjt_schema",)
+# Clients talk to the daemon over ZeroMQ: they import each other and the request schema only.
+# `mfmjt_daemon` itself (its __init__) imports nothing and is the client's package.
+CLIENT = ("mfmjt_daemon", "mfmjt_daemon.client", "mfmjt_daemon.protocol", "mfmjt_daemon.events",
+          "mfmjt_daemon.wav", "mfmjt_daemon.job_state", "mfmjt_panel", "mfmjt_resolve")
+# The application on top imports anything: the command line, the daemon's server side (wiring,
+# queue, intake, keys) and `python -m mfmjt_core`, which only forwards to the command line.
+APPLICATION = ("mfmjt_cli", "mfmjt_daemon.server", "mfmjt_daemon.serve", "mfmjt_daemon.intake",
+               "mfmjt_daemon.jobs", "mfmjt_daemon.uploads", "mfmjt_daemon.keys", "mfmjt_daemon.local_token",
+               "mfmjt_core.__main__")
+# These cover their package's __init__ only: a new module inside them needs a line above.
+PACKAGE_ONLY = frozenset({"mfmjt_core", "mfmjt_daemon"})
+
+Layer = tuple[str, frozenset[str]]  # (name, the layers a module in it may import)
+
+
+def layer_table() -> dict[str, Layer]:
+    """Prefix -> its layer."""
+    table: dict[str, Layer] = {p: ("schema", frozenset({"schema"})) for p in SCHEMA}
+    below = {"schema"}
+    for layer, prefixes in LIBRARY:
+        below.add(layer)
+        table.update((p, (layer, frozenset(below))) for p in prefixes)
+    table.update((p, ("client", frozenset({"client", "schema"}))) for p in CLIENT)
+    table.update((p, ("application", frozenset({"application", "client", *below}))) for p in APPLICATION)
+    return table
+
+
+def layer_of(module: str, table: dict[str, Layer]) -> Layer | None:
+    """The layer of a module, None when no prefix covers it."""
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:n])
+        if prefix in table:
+            return None if prefix in PACKAGE_ONLY and n < len(parts) else table[prefix]
+    return None
 
 
 @dataclass(frozen=True)
@@ -75,6 +129,21 @@ class ImportGraph:
             return best[v]
 
         return max((chain(m) for m in sorted(self.files)), key=len)
+
+    def layer_violations(self) -> tuple[list[str], list[str]]:
+        """(modules no layer covers, imports against the layer rule as "a (layer) -> b (layer)")."""
+        table = layer_table()
+        layers = {m: layer_of(m, table) for m in self.files}
+        unplaced = sorted(m for m, found in layers.items() if found is None)
+        wrong = []
+        for module, targets in sorted(self.edges.items()):
+            if layers[module] is None:
+                continue
+            layer, allowed = layers[module]
+            for target in sorted(targets):
+                if target in layers and layers[target] is not None and layers[target][0] not in allowed:
+                    wrong.append(f"{module} ({layer}) -> {target} ({layers[target][0]})")
+        return unplaced, wrong
 
 
 def _modules(root: Path) -> Iterator[tuple[str, Path]]:

@@ -185,12 +185,12 @@ def wait_for_jobs(extension, scene, timeout: float = 30.0) -> None:
 def daemon_command(port: int, *extra: str) -> list[str]:
     """`mfmjt serve` on a loopback port: the embedded model when it exists, else tiny-random."""
     model = [] if EMBEDDED_MODEL.exists() else ["--model", "tiny-random"]
-    return [str(MAIN_PYTHON), "-m", "mfmjt_core", "serve", "--port", str(port), *model, *extra]
+    return [str(MAIN_PYTHON), "-m", "mfmjt_cli", "serve", "--port", str(port), *model, *extra]
 
 
 def run_main(*args: str) -> str:
     """Run `mfmjt ARGS` in the main venv; returns its output."""
-    done = subprocess.run([str(MAIN_PYTHON), "-m", "mfmjt_core", *args], check=False, capture_output=True,
+    done = subprocess.run([str(MAIN_PYTHON), "-m", "mfmjt_cli", *args], check=False, capture_output=True,
                           text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout

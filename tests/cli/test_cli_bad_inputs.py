@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mfmjt_core.cli import main
+from mfmjt_cli.entry import main
 
 TINY = ["--model", "tiny-random"]
 
@@ -104,7 +104,7 @@ def test_a_real_process_prints_no_traceback(tmp_path):
     """The same path as a user's shell: a separate process, its stderr, its exit status."""
     for args, code in ((["-d", "nan"], 2), (["-d", "1", "-o", str(tmp_path / "out.mp3")], 2),
                        ([str(tmp_path / "nope.mp4")], 3)):
-        done = subprocess.run([sys.executable, "-m", "mfmjt_core", "generate", *args, *TINY],
+        done = subprocess.run([sys.executable, "-m", "mfmjt_cli", "generate", *args, *TINY],
                               check=False, capture_output=True, text=True, timeout=120,
                               env={**os.environ, "OMP_NUM_THREADS": "1"})
         assert done.returncode == code, done.stderr

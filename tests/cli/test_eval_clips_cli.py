@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from mfmjt_core.cli import main
+from mfmjt_cli.entry import main
 from tests.evaluation.clip_folder import world_clip, write_clip_folder
 
 

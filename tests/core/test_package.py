@@ -12,6 +12,7 @@ import sys
 
 import torch
 
+import mfmjt_cli
 import mfmjt_core
 
 
@@ -30,8 +31,10 @@ def _torch_flags():
 def test_importing_every_module_has_no_side_effects():
     env, flags = dict(os.environ), _torch_flags()
     handlers = list(logging.getLogger().handlers)
-    names = [m.name for m in pkgutil.walk_packages(mfmjt_core.__path__, "mfmjt_core.")]
+    names = [m.name for package in (mfmjt_core, mfmjt_cli)
+             for m in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")]
     assert "mfmjt_core.flows.meanflow" in names and "mfmjt_core.network.mmdit" in names
+    assert "mfmjt_cli.commands.serve" in names
     for name in names:
         if name.endswith("__main__"):
             continue
@@ -41,8 +44,8 @@ def test_importing_every_module_has_no_side_effects():
     assert logging.getLogger().handlers == handlers
 
 
-def _mfmjt(*args):
-    return subprocess.run([sys.executable, "-m", "mfmjt_core", *args], capture_output=True, text=True, timeout=120)
+def _mfmjt(*args, package="mfmjt_cli"):
+    return subprocess.run([sys.executable, "-m", package, *args], capture_output=True, text=True, timeout=120)
 
 
 def test_cli_version_and_info():
@@ -59,3 +62,12 @@ def test_cli_version_and_info():
 def test_cli_usage_errors_exit_2():
     assert _mfmjt().returncode == 2
     assert _mfmjt("no-such-command").returncode == 2
+
+
+def test_the_library_forwards_command_lines_stored_by_earlier_installs():
+    """Earlier `mfmjt install-resolve` runs wrote `python -m mfmjt_core resolve-bridge` into the
+    Resolve scripts; `python -m mfmjt_core` still runs the command line, exit status included."""
+    out = _mfmjt("--version", package="mfmjt_core")
+    assert out.returncode == 0 and out.stdout.strip() == f"mfmjt {mfmjt_core.__version__}"
+    missing = _mfmjt("resolve-bridge", "/no/such/range.mp4", package="mfmjt_core")
+    assert missing.returncode == 3 and missing.stdout.startswith("error\tbad_media\t"), missing

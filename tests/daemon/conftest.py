@@ -22,7 +22,7 @@ READY_TIMEOUT_S = 90.0  # torch import + model load on a busy 2-core machine
 
 
 class DaemonProcess:
-    """`python -m mfmjt_core serve ...` in a subprocess, stderr captured to a file."""
+    """`python -m mfmjt_cli serve ...` in a subprocess, stderr captured to a file."""
 
     def __init__(self, folder: Path, *args: str, host: str = "127.0.0.1", port: int | None = None,
                  env: dict | None = None, temp_root: Path | None = None, wrapper: tuple[str, ...] = ()) -> None:
@@ -36,7 +36,7 @@ class DaemonProcess:
         env = {**(env or os.environ), "TMPDIR": str(self.temp_root)}
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [*wrapper, sys.executable, "-m", "mfmjt_core", *self.args],
+                [*wrapper, sys.executable, "-m", "mfmjt_cli", *self.args],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,

@@ -97,7 +97,7 @@ def main() -> int:
     model = ["--model", args.model] if args.model else []
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     with open(log, "wb") as f:
-        daemon = subprocess.Popen([sys.executable, "-m", "mfmjt_core", "serve", *model, "--port", str(port)],
+        daemon = subprocess.Popen([sys.executable, "-m", "mfmjt_cli", "serve", *model, "--port", str(port)],
                                   stdout=subprocess.DEVNULL, stderr=f, env=env)
     try:
         deadline = time.monotonic() + 120

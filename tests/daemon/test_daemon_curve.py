@@ -17,7 +17,7 @@ from mfmjt_daemon.client import AuthenticationError, Client
 
 
 def _mfmjt(*args: str, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mfmjt_core", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "mfmjt_cli", *args], capture_output=True, text=True,
                           timeout=120, env=env)
 
 

@@ -115,7 +115,7 @@ def test_job_time_limit_and_per_client_queue_share(start_daemon):
 def test_serve_refuses_bad_limits_with_a_usage_error():
     for flag, value in [("--reconnect-grace", "-1"), ("--job-timeout", "0"), ("--job-timeout", "nan"),
                         ("--max-queue-per-client", "0"), ("--max-queue-per-client", "x")]:
-        done = subprocess.run([sys.executable, "-m", "mfmjt_core", "serve", flag, value], capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "mfmjt_cli", "serve", flag, value], capture_output=True,
                               text=True, timeout=60)
         assert done.returncode == 2, (flag, value, done.stderr)
         assert "Traceback" not in done.stderr and flag in done.stderr

@@ -72,7 +72,7 @@ def test_bad_video_fails_the_job_only(client, tmp_path):
 
 def test_cli_client_writes_wav_files(daemon, tmp_path):
     out = tmp_path / "take.wav"
-    cmd = [sys.executable, "-m", "mfmjt_core", "client", "--address", daemon.address, "--prompt", "wind",
+    cmd = [sys.executable, "-m", "mfmjt_cli", "client", "--address", daemon.address, "--prompt", "wind",
            "--duration", "1.5", "--seed", "3", "--variations", "2", "--sample-rate", "24000", "-o", str(out),
            "--json", "--quiet"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from mfmjt_core.cli import main
+from mfmjt_cli.entry import main
 
 CONFIGS = ["mf1-off-video", "mf1-zero_star-video", "fm1-zero_star-video", "fm25-off-video", "mf1-off-text"]
 

@@ -9,7 +9,7 @@ import sys
 
 def test_bench_json(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "mfmjt_core", "bench", "--model", "tiny-random", "--repeats", "1",
+    proc = subprocess.run([sys.executable, "-m", "mfmjt_cli", "bench", "--model", "tiny-random", "--repeats", "1",
                            "--json", str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())

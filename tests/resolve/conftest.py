@@ -22,13 +22,17 @@ def daemon_address(tmp_path_factory):
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory, daemon_address):
     """`mfmjt install-resolve` into a temporary Scripts/Edit folder; the lib dir on sys.path."""
-    from mfmjt_core.cli import main
+    from mfmjt_cli.entry import main
 
     base = tmp_path_factory.mktemp("resolve-install")
     dirs = {"scripts": base / "Fusion" / "Scripts" / "Edit", "lib": base / "lib", "audio": base / "MF-MJT Audio"}
     code = main(["install-resolve", "--scripts-dir", str(dirs["scripts"]), "--lib-dir", str(dirs["lib"]),
                  "--audio-dir", str(dirs["audio"]), "--address", daemon_address])
     assert code == 0
+    # The tests use the installed copy, as Resolve does; the installer, part of the checkout's
+    # mfmjt_resolve, imported that package here, so it is forgotten first.
+    for name in [m for m in sys.modules if m == "mfmjt_resolve" or m.startswith("mfmjt_resolve.")]:
+        del sys.modules[name]
     sys.path.insert(0, str(dirs["lib"]))
     yield dirs
     sys.path.remove(str(dirs["lib"]))

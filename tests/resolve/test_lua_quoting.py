@@ -44,7 +44,7 @@ NEWLINES = ["line\nbreak", "cr\rhere"]
 
 # ---- the Lua functions, taken from the script itself -----------------------------------------
 
-WINDOWS_BRIDGE = [r"C:\Users\A&B (x) 100%\^py!\python.exe", "-m", "mfmjt_core", "resolve-bridge"]
+WINDOWS_BRIDGE = [r"C:\Users\A&B (x) 100%\^py!\python.exe", "-m", "mfmjt_cli", "resolve-bridge"]
 
 
 def _quoting_block(lua, windows: bool, bridge_command: str = ""):
@@ -187,7 +187,7 @@ def test_the_cmd_model_catches_the_old_quoting():
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_posix_quoting_round_trips_through_sh(lua, lua_quoting, text):
-    from mfmjt_core.commands.install_resolve import shell_line
+    from mfmjt_resolve.installer import shell_line
 
     assert _sh_argv(lua_quoting["posix"](text)) == [text]
     assert _sh_argv(shell_line([text, "x"], "linux")) == [text, "x"]
@@ -198,7 +198,7 @@ def test_posix_quoting_round_trips_through_sh(lua, lua_quoting, text):
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_windows_quoting_round_trips_through_cmd_exe(lua, lua_quoting, text):
-    from mfmjt_core.commands.install_resolve import cmd_quote, shell_line
+    from mfmjt_resolve.installer import cmd_quote, shell_line
 
     assert lua_quoting["windows"](text) == cmd_quote(text)  # one rule in the Lua script and the installer
     windows = _quoting_block(lua, windows=True, bridge_command=shell_line(WINDOWS_BRIDGE, "win32"))
@@ -208,7 +208,7 @@ def test_windows_quoting_round_trips_through_cmd_exe(lua, lua_quoting, text):
 
 @pytest.mark.parametrize("text", NEWLINES)
 def test_windows_quoting_refuses_line_breaks(lua_quoting, lua, text):
-    from mfmjt_core.commands.install_resolve import cmd_quote
+    from mfmjt_resolve.installer import cmd_quote
 
     with pytest.raises(lua.lupa.LuaError):
         lua_quoting["windows"](text)
@@ -243,7 +243,7 @@ print("result\\t" + wav + "\\t7\\t480000\\t48000")
 
 @pytest.mark.skipif(os.name == "nt", reason="the POSIX half; Windows quoting is checked against the model")
 def test_hostile_timeline_name_and_marker_reach_the_bridge_intact(tmp_path, lua):
-    from mfmjt_core.commands.install_resolve import shell_line
+    from mfmjt_resolve.installer import shell_line
 
     folder = tmp_path / "it's $HOME & \"x\" `id` %PATH% ü"  # the user's folders can be hostile too
     folder.mkdir()
@@ -289,7 +289,7 @@ def test_hostile_timeline_name_and_marker_reach_the_bridge_intact(tmp_path, lua)
 def test_a_bad_request_file_is_one_error_record(tmp_path, content, message):
     request = tmp_path / "r.json"
     request.write_text(content, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "mfmjt_core", "resolve-bridge", "--request", str(request)],
+    proc = subprocess.run([sys.executable, "-m", "mfmjt_cli", "resolve-bridge", "--request", str(request)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     kind, code, text = proc.stdout.rstrip("\n").split("\t")  # one record (not imported: the

@@ -81,7 +81,7 @@ def test_bridge_records_parse_on_the_plugin_side(installed, daemon_address, tmp_
 
     clip = write_video(tmp_path / "r.mp4", np.zeros((25, 32, 32, 3), np.uint8), Fraction(25))
     out = tmp_path / "out.wav"
-    proc = subprocess.run([sys.executable, "-m", "mfmjt_core", "resolve-bridge", str(clip), "--out", str(out),
+    proc = subprocess.run([sys.executable, "-m", "mfmjt_cli", "resolve-bridge", str(clip), "--out", str(out),
                            "--address", daemon_address, "--seed", "3", "--prompt", "tab\there"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -92,14 +92,14 @@ def test_bridge_records_parse_on_the_plugin_side(installed, daemon_address, tmp_
     assert (kind, Path(path), seed, samples, rate) == ("result", out.resolve(), "3", "48000", "48000")
     assert parse_bridge_line("WARNING something") is None
 
-    missing = subprocess.run([sys.executable, "-m", "mfmjt_core", "resolve-bridge", str(tmp_path / "nope.mp4")],
+    missing = subprocess.run([sys.executable, "-m", "mfmjt_cli", "resolve-bridge", str(tmp_path / "nope.mp4")],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 3
     assert parse_bridge_line(missing.stdout) == ("error", ("bad_media", f"{tmp_path / 'nope.mp4'} is not a file"))
 
 
 def test_default_script_folders_per_os():
-    from mfmjt_core.commands.install_resolve import default_scripts_dir
+    from mfmjt_resolve.installer import default_scripts_dir
 
     env = {"HOME": "/home/ed", "APPDATA": r"C:\Users\ed\AppData\Roaming"}
     assert default_scripts_dir("linux", env) == Path("/home/ed/.local/share/DaVinciResolve/Fusion/Scripts/Edit")
@@ -110,7 +110,7 @@ def test_default_script_folders_per_os():
 
 
 def test_install_fills_templates_and_uninstall_removes_them(tmp_path, daemon_address):
-    from mfmjt_core.cli import main
+    from mfmjt_cli.entry import main
 
     scripts, lib, audio = tmp_path / "Edit", tmp_path / "lib", tmp_path / "audio"
     args = ["install-resolve", "--scripts-dir", str(scripts), "--lib-dir", str(lib), "--audio-dir", str(audio)]
@@ -127,12 +127,19 @@ def test_install_fills_templates_and_uninstall_removes_them(tmp_path, daemon_add
         "__init__.py", "client.py", "events.py", "job_state.py", "mfmjt_schema", "protocol.py", "wav.py"]
     settings = json.loads((lib / "resolve.json").read_text())
     assert settings["address"] == daemon_address and settings["bridge_command"][-1] == "resolve-bridge"
-    # the copied client and package import with the standard library + pyzmq only (no mfmjt_core)
-    # (and the request schema from its own copy, not from an installed mfmjt)
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import mfmjt_resolve.sound_for_range, "
-            "mfmjt_resolve.selftest, mfmjt_client.client; "
-            "print(sorted(m for m in sys.modules if m.startswith(('mfmjt_core', 'torch', 'numpy'))), "
-            "mfmjt_client.protocol.schema.__name__)")
+    # only the modules that run inside Resolve are copied: not the installer, the bridge or the
+    # external self-test runner, which run in mfmjt's own Python
+    assert sorted(p.name for p in (lib / "mfmjt_resolve").iterdir()) == [
+        "__init__.py", "placement.py", "render.py", "resolve_compat.py", "selftest.py", "sound_for_range.py",
+        "transport.py"]
+    # every copied module imports with the standard library + pyzmq only (no mfmjt_core, no
+    # installed mfmjt package), the request schema from its own copy
+    code = ("import importlib, pathlib, sys; sys.path.insert(0, sys.argv[1]); "
+            "[importlib.import_module(f'{p.parent.name}.{p.stem}'.replace('.__init__', '')) "
+            " for p in sorted(pathlib.Path(sys.argv[1]).glob('mfmjt_*/*.py'))]; "
+            "import mfmjt_client.protocol; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mfmjt_core', 'mfmjt_cli', 'mfmjt_daemon', "
+            "'mfmjt_schema', 'torch', 'numpy', 'platformdirs')), mfmjt_client.protocol.schema.__name__)")
     probe = subprocess.run([sys.executable, "-c", code, str(lib)], capture_output=True, text=True, timeout=60)
     assert probe.stdout.strip() == "[] mfmjt_client.mfmjt_schema", probe.stderr
     # a user's edit of the settings survives a re-install

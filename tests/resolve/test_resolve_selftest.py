@@ -130,7 +130,7 @@ def test_lua_selftest_agrees_with_the_python_one(installed, lua, scratch_tmp):
 def test_the_command_reaches_resolve_through_its_scripting_module(tmp_path, monkeypatch, capsys):
     """`mfmjt resolve-selftest` imports DaVinciResolveScript from RESOLVE_SCRIPT_API/Modules (here a
     module that hands out the fake, as Studio's hands out the running Resolve)."""
-    from mfmjt_core.cli import main
+    from mfmjt_cli.entry import main
 
     modules = tmp_path / "Scripting" / "Modules"
     modules.mkdir(parents=True)
@@ -148,7 +148,7 @@ def test_the_command_reaches_resolve_through_its_scripting_module(tmp_path, monk
 
 
 def test_the_command_without_resolve_says_where_to_run_it(tmp_path, monkeypatch, capsys):
-    from mfmjt_core.cli import main
+    from mfmjt_cli.entry import main
 
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delitem(sys.modules, "DaVinciResolveScript", raising=False)

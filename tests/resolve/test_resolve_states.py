@@ -85,7 +85,7 @@ def test_lua_script_shows_the_bridges_state_line_whole(tmp_path, lua):
     import sys
     from pathlib import Path
 
-    from mfmjt_core.commands.install_resolve import shell_line
+    from mfmjt_resolve.installer import shell_line
 
     bridge = tmp_path / "bridge.py"
     bridge.write_text(STATE_BRIDGE, encoding="utf-8")

@@ -44,7 +44,7 @@ def test_extract_and_train_on_one_and_two_processes(media_folder, extracted, tmp
 
     one_process_features, _, _ = extracted
     features = tmp_path / "features"
-    done = torchrun(2, "-m", "mfmjt_core", "extract", str(media_folder["clips"]), str(features), "--encoders",
+    done = torchrun(2, "-m", "mfmjt_cli", "extract", str(media_folder["clips"]), str(features), "--encoders",
                     str(media_folder["model"]), "--duration", str(DURATION), "--shard-size", "2")
     assert "2 skipped" in done.stderr and (features / "index.json").exists()
     for k in range(3):
@@ -52,13 +52,13 @@ def test_extract_and_train_on_one_and_two_processes(media_folder, extracted, tmp
         assert same_shard(features / shard, one_process_features / shard)
 
     one, two = tmp_path / "one", tmp_path / "two"
-    command = [sys.executable, "-m", "mfmjt_core", *train_args(features, one)]
+    command = [sys.executable, "-m", "mfmjt_cli", *train_args(features, one)]
     # one thread per process, as torchrun sets: threads only contend on a small shared CPU
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     assert kill_after_first_checkpoint(command, env, one / "fm" / "train_state.pt") == -signal.SIGKILL
     assert not (one / "meanflow" / "model.safetensors").exists()
     run_group(command, env, timeout=180)  # resumes from the checkpoint
-    torchrun(2, "-m", "mfmjt_core", *train_args(features, two))
+    torchrun(2, "-m", "mfmjt_cli", *train_args(features, two))
     for stage in ("fm", "meanflow"):
         a, b = losses(one / stage), losses(two / stage)
         assert sorted(a) == sorted(b) == [1, 2, 3, 4]

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory) -> dict:
-    from mfmjt_core.cli import main
+    from mfmjt_cli.entry import main
     from tests.weights.tiny_bundle import SHAPES, write_tiny_bundle
 
     base = tmp_path_factory.mktemp("paper")
@@ -50,7 +50,7 @@ def rehearsal(tmp_path_factory) -> dict:
 
 
 def mfmjt(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return run_group([sys.executable, "-m", "mfmjt_core", *args], env, timeout)
+    return run_group([sys.executable, "-m", "mfmjt_cli", *args], env, timeout)
 
 
 def serve(model: Path, env: dict, log: Path) -> tuple[subprocess.Popen, str]:
@@ -58,7 +58,7 @@ def serve(model: Path, env: dict, log: Path) -> tuple[subprocess.Popen, str]:
 
     port = free_port()
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "mfmjt_core", "serve", "--model", str(model),
+        proc = subprocess.Popen([sys.executable, "-m", "mfmjt_cli", "serve", "--model", str(model),
                                  "--port", str(port), "--heartbeat", "0.5"], cwd=ROOT, env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=out)
     deadline = time.monotonic() + 120
@@ -104,7 +104,7 @@ def test_extract_train_serve_and_distill(rehearsal, tmp_path):
     run = tmp_path / "run"
     overrides = ["steps=2", "batch_size=4", "log_every=1", "checkpoint_every=2", "optim.warmup_steps=1",
                  "objective.omega=2.0"]
-    torchrun(2, "-m", "mfmjt_core", "train", "features", "--data", str(features), "--init", BUNDLE,
+    torchrun(2, "-m", "mfmjt_cli", "train", "features", "--data", str(features), "--init", BUNDLE,
              "--stages", "meanflow", "--out", str(run), *(a for s in overrides for a in ("--set", s)),
              timeout=300, env=env)
     model = run / "meanflow" / "model.safetensors"
@@ -146,7 +146,7 @@ def test_a_cache_without_the_bundle_is_refused_at_start_with_the_fetch_command(r
     env = dict(rehearsal["env"], MFMJT_CACHE=str(tmp_path / "empty-cache"))
     log = tmp_path / "daemon.log"
     with open(log, "wb") as out:
-        proc = subprocess.run([sys.executable, "-m", "mfmjt_core", "serve", "--model", str(model), "--port", "0"],
+        proc = subprocess.run([sys.executable, "-m", "mfmjt_cli", "serve", "--model", str(model), "--port", "0"],
                               cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=out, timeout=120)
     text = log.read_text()

@@ -35,7 +35,7 @@ def test_generate_request_has_the_pipeline_fields_and_defaults():
 
 
 def test_the_command_line_has_one_option_per_cli_field():
-    from mfmjt_core.cli import build_parser
+    from mfmjt_cli.entry import build_parser
 
     parser = build_parser()
     for command in ("generate", "client"):
@@ -55,8 +55,8 @@ ADD_A_FIELD = textwrap.dedent('''
     from mfmjt_daemon import protocol, intake
     from mfmjt_daemon.client import Client
     from mfmjt_core.pipeline.types import GenerateRequest
-    from mfmjt_core.cli import build_parser
-    from mfmjt_core.commands.generate import request_fields
+    from mfmjt_cli.entry import build_parser
+    from mfmjt_cli.commands.generate import request_fields
 
     out = {}
     header = {"op": "generate", "job": "j1", "duration": 2.0, "wetness": 0.75}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mfmjt_core.cli import main
+from mfmjt_cli.entry import main
 from mfmjt_core.synth import make_clip
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from mfmjt_core.cli import main
+from mfmjt_cli.entry import main
 from mfmjt_core.model import AudioModel, SamplingDefaults, tiny_random_spec
 from mfmjt_core.model.file import read_model
 from mfmjt_core.pipeline.generator import Generator
@@ -131,7 +131,7 @@ def test_two_processes_under_torchrun_match_one(teacher_file, data, tmp_path):
     from tests.scale.helpers import torchrun
 
     args = _distill_args(teacher_file, data, tmp_path / "ddp")[1:]
-    torchrun(2, "-m", "mfmjt_core", "distill", *args, timeout=300)
+    torchrun(2, "-m", "mfmjt_cli", "distill", *args, timeout=300)
     assert main(_distill_args(teacher_file, data, tmp_path / "one")) == 0
     a, _ = read_model(tmp_path / "ddp" / "model.safetensors")
     b, _ = read_model(tmp_path / "one" / "model.safetensors")

@@ -79,7 +79,7 @@ def test_session_deadline_stops_every_session_and_the_sessions_add_up(tmp_path):
 
 def _mfmjt(*args: str, **popen) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "mfmjt_core", "train", "tiny-synth", "--threads", "1", *args],
+    return subprocess.Popen([sys.executable, "-m", "mfmjt_cli", "train", "tiny-synth", "--threads", "1", *args],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mfmjt_core.cli import main
+from mfmjt_cli.entry import main
 from mfmjt_core.errors import MissingWeightsError, WeightsError
 from mfmjt_core.weights import (
     DEFAULT_REGISTRY,

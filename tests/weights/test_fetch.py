@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from mfmjt_core.cli import main
+from mfmjt_cli.entry import main
 from mfmjt_core.errors import WeightsError
 from mfmjt_core.weights import (
     Artifact,

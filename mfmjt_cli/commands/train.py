@@ -1,7 +1,7 @@
 """`mfmjt train RECIPE`: run a named training recipe (stages of the one training loop).
 
 `mfmjt train features --data DIR ...` trains an MM-DiT of any variant on features written by
-`mfmjt extract`, alone or under torchrun (`torchrun --nproc_per_node 8 -m mfmjt_core train
+`mfmjt extract`, alone or under torchrun (`torchrun --nproc_per_node 8 -m mfmjt_cli train
 features ...`); see docs/training.md.
 """
 

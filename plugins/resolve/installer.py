@@ -1,8 +1,9 @@
-"""`mfmjt install-resolve`: put the MF-MJT scripts into DaVinci Resolve's Workspace > Scripts > Edit.
+"""Install the MF-MJT scripts into DaVinci Resolve's Workspace > Scripts > Edit (`mfmjt install-resolve`).
 
 Writes two menu scripts (Python for Studio, Lua for the free edition) and a library folder that
-the Python script puts on sys.path: the Resolve package, a copy of the thin daemon client
-(standard library + pyzmq) and `resolve.json` (settings). Nothing is installed into Resolve's
+the Python script puts on sys.path: the Resolve package's client-side modules (`PACKAGE_FILES`;
+not this installer, not the bridge), a copy of the thin daemon client (standard library + pyzmq)
+and the request schema, and `resolve.json` (settings). Nothing is installed into Resolve's
 Python: without pyzmq there the Python script falls back to `mfmjt resolve-bridge` (this mfmjt
 installation), which the Lua script always uses. `--uninstall` removes what was written, except
 the generated audio (timelines refer to it).
@@ -18,9 +19,6 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-
-NAME = "install-resolve"
-HELP = "install (or --uninstall) the DaVinci Resolve scripts"
 
 PYTHON_SCRIPT = "MF-MJT Sound.py"
 LUA_SCRIPT = "MF-MJT Sound (Lua).lua"
@@ -55,25 +53,12 @@ def default_scripts_dir(platform: str = sys.platform, env: dict | None = None) -
     return root / "Edit"
 
 
-def default_lib_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("mfmjt", appauthor=False)) / "resolve"
-
-
 def plugin_source() -> Path:
-    """The Resolve package with its script templates: the installed `mfmjt_resolve`, else the
-    checkout's plugins/resolve (a copy made by this installer has no templates and is skipped)."""
-    import importlib.util
-
-    import mfmjt_core
-
-    spec = importlib.util.find_spec("mfmjt_resolve")
-    found = [Path(p) for p in spec.submodule_search_locations] if spec and spec.submodule_search_locations else []
-    for folder in [*found, Path(mfmjt_core.__file__).resolve().parents[1] / "plugins" / "resolve"]:
-        if (folder / "entry_script.lua").is_file():
-            return folder
-    raise FileNotFoundError("the Resolve scripts are not installed with this mfmjt (mfmjt_resolve not found)")
+    """This package's folder, with the script templates beside the modules that get copied."""
+    folder = Path(__file__).resolve().parent
+    if not (folder / "entry_script.lua").is_file():
+        raise FileNotFoundError(f"the Resolve script templates are missing from {folder}")
+    return folder
 
 
 def client_source() -> Path:
@@ -90,7 +75,7 @@ def schema_source() -> Path:
 
 def bridge_command() -> list[str]:
     """This installation's `mfmjt resolve-bridge` (the interpreter that runs this installer)."""
-    return [sys.executable, "-m", "mfmjt_core", "resolve-bridge"]
+    return [sys.executable, "-m", "mfmjt_cli", "resolve-bridge"]
 
 
 _CMD_SPECIAL = re.compile(r'([()%!^"<>&|])')
@@ -192,9 +177,11 @@ def uninstall(scripts_dir: Path, lib_dir: Path) -> list[Path]:
     return removed
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, default_lib_dir: Path) -> int:
+    """Install or uninstall as the options say and tell the user what happened; the exit status.
+    `default_lib_dir` is mfmjt's data folder (the command knows it) for when --lib-dir is not given."""
     scripts_dir = Path(args.scripts_dir).expanduser() if args.scripts_dir else default_scripts_dir()
-    lib_dir = Path(args.lib_dir).expanduser() if args.lib_dir else default_lib_dir()
+    lib_dir = Path(args.lib_dir).expanduser() if args.lib_dir else default_lib_dir
     if args.uninstall:
         removed = uninstall(scripts_dir, lib_dir)
         print("\n".join(f"removed {p}" for p in removed) or "nothing to remove")

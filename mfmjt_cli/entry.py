@@ -1,6 +1,6 @@
-"""The `mfmjt` command.
+"""The `mfmjt` command: the argument parser and the dispatch to a subcommand.
 
-Subcommands are discovered from `mfmjt_core.commands`: each module there defines `NAME`, `HELP`,
+Subcommands are discovered from `mfmjt_cli.commands`: each module there defines `NAME`, `HELP`,
 `add_arguments(parser)` and `run(args) -> int`, and imports its heavy dependencies inside
 `run`, so `mfmjt --help` stays fast. Exit codes: 0 success, 1 generic failure, 2 usage error,
 3 bad media, 4 unknown model, 5 missing weights, 6 bad weights, 7 out of resources,
@@ -21,7 +21,7 @@ from mfmjt_core.errors import MfmjtError
 
 
 def _command_modules():
-    import mfmjt_core.commands as package
+    import mfmjt_cli.commands as package
 
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):

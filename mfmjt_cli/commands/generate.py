@@ -117,7 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mfmjt_core.commands._progress import ProgressLine
+    from mfmjt_cli.progress_line import ProgressLine
     from mfmjt_core.media import mux_audio
     from mfmjt_core.media.output_set import write_audio_set
     from mfmjt_core.pipeline.generator import Generator

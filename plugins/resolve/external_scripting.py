@@ -1,4 +1,4 @@
-"""`mfmjt resolve-selftest`: check, in the running DaVinci Resolve, the API facts the scripts rely on.
+"""Reach the running DaVinci Resolve from outside it and run the self-test (`mfmjt resolve-selftest`).
 
 Reaches Resolve through its external scripting (Studio, with Preferences > System > General >
 External scripting using "Local"), then runs `mfmjt_resolve.selftest` on a scratch timeline it
@@ -9,18 +9,9 @@ check failed, 1 otherwise (or when Resolve cannot be reached).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
-
-NAME = "resolve-selftest"
-HELP = "check the Resolve API facts the MF-MJT scripts rely on, in the running DaVinci Resolve (Studio)"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api-dir", help="Resolve's Developer/Scripting folder (default: $RESOLVE_SCRIPT_API, "
-                        "else where Resolve installs it on this OS)")
 
 
 def scripting_paths(platform: str = sys.platform, env: dict | None = None) -> tuple[Path, Path]:
@@ -63,10 +54,11 @@ def connect(api_dir: Path | None = None):
     return resolve, ""
 
 
-def run(args: argparse.Namespace) -> int:
+def run_selftest(api_dir: Path | None = None) -> int:
+    """The self-test in the running Resolve; 0 when no check failed, 1 otherwise or unreachable."""
     from mfmjt_resolve.selftest import main
 
-    resolve, reason = connect(Path(args.api_dir).expanduser() if args.api_dir else None)
+    resolve, reason = connect(api_dir)
     if resolve is None:
         print(f"mfmjt resolve-selftest: cannot reach DaVinci Resolve: {reason}. In the free edition run "
               "Workspace > Scripts > Edit > MF-MJT Self-test (Lua) inside Resolve instead "

@@ -11,7 +11,7 @@ HELP = "generate sound through a running daemon (same options as `generate`)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mfmjt_core.commands.generate import add_request_arguments
+    from mfmjt_cli.commands.generate import add_request_arguments
 
     add_request_arguments(parser)  # the same request options as `mfmjt generate`
     parser.add_argument("--address", help="daemon endpoint (default $MFMJT_DAEMON or tcp://127.0.0.1:5557)")
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from mfmjt_daemon.client import Client, DaemonError
     from mfmjt_daemon.events import levels_text
 
-    from mfmjt_core.commands.generate import check_outputs, request_fields
+    from mfmjt_cli.commands.generate import check_outputs, request_fields
     from mfmjt_core.errors import exit_code_for
     from mfmjt_core.media.output_set import write_audio_set
 

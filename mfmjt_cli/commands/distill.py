@@ -3,7 +3,7 @@
 TEACHER is `embedded` (the shipped model), one of our model files, or a published bundle name
 (`mmaudio-small-16k` ..., after `mfmjt fetch`). The data are conditions only: folders of the
 user's videos and/or prompt lists. Runs alone or under torchrun (`torchrun --nproc_per_node 8
--m mfmjt_core distill mmaudio-small-16k --data clips/ --device cuda`); a rerun with the same
+-m mfmjt_cli distill mmaudio-small-16k --data clips/ --device cuda`); a rerun with the same
 --out resumes from the last checkpoint. See docs/training.md, "Distillation".
 """
 

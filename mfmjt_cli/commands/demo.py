@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mfmjt_core.commands._progress import ProgressLine
+    from mfmjt_cli.progress_line import ProgressLine
     from mfmjt_core.media import mux_audio, write_audio
     from mfmjt_core.pipeline.generator import Generator
     from mfmjt_core.synth import make_clip, split_seeds, write_clip

@@ -1,4 +1,4 @@
-"""`mfmjt resolve-bridge`: the daemon side of the Resolve scripts, as a command.
+"""The daemon side of the Resolve scripts, run as `mfmjt resolve-bridge` in mfmjt's own Python.
 
 Resolve's free edition runs only Lua scripts (and Resolve's own Python rarely has pyzmq), so the
 Resolve script renders the range and runs this command, which sends the file to the daemon,
@@ -13,7 +13,9 @@ options on the command line win. The Resolve scripts pass everything taken from 
 (timeline name, marker text) in a JSON request file, `--request FILE`, whose keys are the
 options' names (`video`, `name`, `prompt`, `settings`, ...): text in a file needs no shell
 quoting, and on Windows no quoting makes `"`, `&` or `%` safe in every position. Options on the
-command line win over the request file. Exit status as `mfmjt client`.
+command line win over the request file. Exit status as `mfmjt client` (the command passes its
+table of wire error codes to exit statuses in). Not copied into Resolve: standard library and the
+daemon client only, like the rest of the plugin.
 """
 
 from __future__ import annotations
@@ -23,10 +25,8 @@ import json
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-NAME = "resolve-bridge"
-HELP = "send a rendered range to the daemon for the Resolve scripts (line-oriented output)"
 
 _FROM_SETTINGS = ("prompt", "negative_prompt", "seed", "steps", "guidance", "channels", "address")
 
@@ -104,11 +104,11 @@ def output_path(args: argparse.Namespace, settings: dict) -> Path:
     return folder / f"{safe}_{time.strftime('%Y%m%d-%H%M%S')}.wav"
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, exit_code_for: Callable[[str], int]) -> int:
+    """Send the range, write the WAV, print the records; the exit status (`exit_code_for` maps a
+    wire error code to it)."""
     from mfmjt_daemon.client import Client, DaemonError, write_wav
     from mfmjt_daemon.job_state import DONE, JobWatch, follow
-
-    from mfmjt_core.errors import exit_code_for
 
     apply_request_file(args)
     if not args.video:

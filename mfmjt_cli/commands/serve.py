@@ -1,4 +1,5 @@
-"""`mfmjt serve`: run the daemon that editors and `mfmjt client` talk to."""
+"""`mfmjt serve`: run the daemon that editors and `mfmjt client` talk to (the options; the wiring is
+`mfmjt_daemon.serve`)."""
 
 from __future__ import annotations
 
@@ -56,72 +57,17 @@ def _at_least(low: float, kind: type):
     return parse
 
 
-def devices_for(device: str, workers: int | None) -> list[str]:
-    """One device name per worker: `cuda` with K workers means cuda:0..K-1; a list cycles."""
-    names = [d.strip() for d in device.split(",") if d.strip()] or ["cpu"]
-    if workers is None:
-        return names
-    if workers < 1:
-        raise ValueError("--workers must be at least 1")
-    if names == ["cuda"]:
-        return [f"cuda:{i}" for i in range(workers)]
-    return [names[i % len(names)] for i in range(workers)]
-
-
 def run(args: argparse.Namespace) -> int:
-    import logging
-    import signal
-    import sys
+    from pathlib import Path
 
-    from mfmjt_daemon.keys import default_keys_dir, load_server_keys
-    from mfmjt_daemon.protocol import is_local_endpoint
-    from mfmjt_daemon.server import Server, ServerConfig
+    from mfmjt_daemon.serve import ServeOptions, serve
+    from mfmjt_daemon.server import ServerConfig
 
-    # Our loggers at the chosen level; other libraries stay at the command line's (warnings).
-    for name in ("mfmjt_daemon", "mfmjt_core"):
-        logging.getLogger(name).setLevel(args.log_level.upper())
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    log = logging.getLogger("mfmjt_daemon.serve")
-
-    bind = args.bind or f"tcp://127.0.0.1:{args.port}"
-    keys = None
-    if args.keys is not None:
-        from pathlib import Path
-
-        keys = load_server_keys(Path(args.keys) if args.keys else default_keys_dir())
-    if keys is None and not is_local_endpoint(bind):  # refuse before loading a model
-        print(f"mfmjt serve: refusing to listen on {bind} without CURVE keys; only 127.0.0.1, ::1, "
-              "localhost and ipc:// may run without them. Run `mfmjt keys init`, authorise clients with "
-              "`mfmjt keys client NAME`, then pass --keys.", file=sys.stderr)
-        return 2
-    try:
-        devices = devices_for(args.device, args.workers)
-    except ValueError as exc:
-        print(f"mfmjt serve: {exc}", file=sys.stderr)
-        return 2
-
-    from mfmjt_core.media import levels
-    from mfmjt_core.pipeline.generator import Generator
-
-    levels.load()  # output levels are measured on every job
-    generators = []
-    for device in devices:
-        log.info("loading model %s on %s", args.model or "(embedded default)", device)
-        generators.append(Generator.load(args.model, device=device, max_duration=args.max_seconds))
-    config = ServerConfig(bind=bind, keys=keys, max_message_bytes=args.max_message_mb * 2**20,
-                          max_queue=args.max_queue, max_queue_per_client=args.max_queue_per_client,
-                          job_timeout_s=args.job_timeout, reconnect_grace_s=args.reconnect_grace,
-                          max_seconds=args.max_seconds, heartbeat_s=args.heartbeat,
-                          allow_paths=args.allow_paths)
-    server = Server(generators, config)
-    try:
-        endpoint = server.start()
-    except OSError as exc:
-        print(f"mfmjt serve: {exc}", file=sys.stderr)
-        return 1
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: server.request_stop())
-    print(f"mfmjt serve: ready on {endpoint}", file=sys.stderr, flush=True)
-    server.serve_forever()
-    return 0
+    limits = ServerConfig(max_message_bytes=args.max_message_mb * 2**20, max_queue=args.max_queue,
+                          max_queue_per_client=args.max_queue_per_client, job_timeout_s=args.job_timeout,
+                          reconnect_grace_s=args.reconnect_grace, max_seconds=args.max_seconds,
+                          heartbeat_s=args.heartbeat, allow_paths=args.allow_paths)
+    return serve(ServeOptions(bind=args.bind or f"tcp://127.0.0.1:{args.port}", model=args.model, device=args.device,
+                              workers=args.workers, curve=args.keys is not None,
+                              keys_dir=Path(args.keys) if args.keys else None,
+                              log_level=args.log_level, server=limits))

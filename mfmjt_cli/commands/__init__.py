@@ -1,0 +1,1 @@
+"""Subcommands of `mfmjt`, one module each (see `mfmjt_cli.entry`)."""

@@ -1,1 +1,0 @@
-"""Subcommands of `mfmjt`, one module each (see `mfmjt_core.cli`)."""
