@@ -395,7 +395,7 @@ def run_clips(settings: ClipsSettings, *, progress_stream=None, quiet: bool = Fa
                 if len(figure_audio) < settings.figure_clips:
                     figure_audio[row.name] = (reference, generated)
                 s = row.score
-                _say(progress_stream, f"{prefix} ({row.duration_s:.1f} s): onset F1 {s.onset.f1:.3f} "
+                _say(progress_stream, f"{prefix} ({row.duration_s:.2f} s): onset F1 {s.onset.f1:.3f} "
                                       f"({s.onset.n_matched} of {s.onset.n_reference} soundtrack onsets matched, "
                                       f"{s.onset.n_estimated} generated), log-mel L1 {s.mel_l1_db:.1f} dB, "
                                       f"RTF {row.rtf:.3f}")
