@@ -50,3 +50,12 @@ def read_model(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
         return tensors, json.loads(metadata["config"])
     except (SafetensorError, OSError, ValueError, KeyError) as exc:
         raise WeightsError(f"cannot read model file {path}: {exc}") from exc
+
+
+def rewrite_config(path: str | os.PathLike, change) -> dict:
+    """Replace a model file's JSON config by `change(config)` (tensors kept, written atomically
+    beside it, so an interrupted rewrite leaves the old file); returns the new config."""
+    tensors, config = read_model(path)
+    new = change(json.loads(json.dumps(config)))
+    save_model(path, tensors, new)
+    return new

@@ -279,7 +279,7 @@ def trained_defaults(objective: ObjectiveConfig):
     MeanFlow: one step, unguided: guidance folded into the training target (omega) is in the
     network already, and sampling-time guidance on a one-step sample lowered onset F1 and raised
     the Fréchet distance in every evaluation so far (docs/eval/results.md, docs/training.md).
-    Flow matching: MMAudio's 25 Euler steps with CFG 4.5. `mfmjt models defaults` changes them
+    Flow matching: MMAudio's 25 Euler steps with CFG 4.5. `mfmjt defaults FILE` changes them
     after an evaluation on the user's own clips (`mfmjt eval clips`).
     """
     from mfmjt_core.model import SamplingDefaults

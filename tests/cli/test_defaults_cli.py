@@ -1,0 +1,54 @@
+"""`mfmjt defaults MODEL`: show and set a model file's sampling defaults, with the reason kept;
+every client then samples with them; bad values and bad files change nothing."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from mfmjt_cli.entry import main
+from mfmjt_core.model import AudioModel, tiny_random_spec
+from mfmjt_core.model.file import read_model
+
+
+@pytest.fixture
+def model(tmp_path):
+    return AudioModel.create(tiny_random_spec(), generator=torch.Generator().manual_seed(0)).save(
+        tmp_path / "m.safetensors")
+
+
+def test_show_then_set_with_the_reason(model, capsys):
+    assert main(["defaults", str(model)]) == 0
+    assert "defaults: steps 1, guidance 2.0, rescale zero_star, temperature 1.0" in capsys.readouterr().out
+    before, _ = read_model(model)
+    assert main(["defaults", str(model), "--guidance", "1", "--temperature", "0.8", "--because",
+                 "mfmjt eval clips heldout/ at guidance 1 vs 2: onset F1 0.41 vs 0.33"]) == 0
+    out = capsys.readouterr().out
+    assert "guidance 1.0" in out and "temperature 0.8" in out and "chosen by: mfmjt eval clips" in out
+    tensors, config = read_model(model)
+    assert config["defaults"] == {"steps": 1, "guidance": 1.0, "rescale": "zero_star", "temperature": 0.8}
+    (entry,) = config["training"]["defaults_history"]
+    assert entry["was"]["guidance"] == 2.0 and entry["set"] == {"guidance": 1.0, "temperature": 0.8}
+    assert tensors.keys() == before.keys() and all(torch.equal(tensors[k], before[k]) for k in tensors)
+    from mfmjt_core.pipeline.generator import Generator
+
+    assert Generator.load(model).model.spec.defaults.temperature == 0.8  # what the daemon serves
+
+
+@pytest.mark.parametrize("args", [["--steps", "0", "--because", "x"], ["--guidance", "-1", "--because", "x"],
+                                  ["--steps", "4"]])
+def test_bad_values_or_no_reason_change_nothing(model, args, capsys):
+    stat = os.stat(model)
+    assert main(["defaults", str(model), *args]) == 2
+    assert "mfmjt defaults:" in capsys.readouterr().err
+    assert os.stat(model).st_mtime_ns == stat.st_mtime_ns
+
+
+def test_not_a_model_file(tmp_path, capsys):
+    other = tmp_path / "notes.safetensors"
+    other.write_bytes(b"not a model")
+    assert main(["defaults", str(other), "--steps", "2", "--because", "x"]) != 0
+    assert "cannot read model file" in capsys.readouterr().err
+    assert other.read_bytes() == b"not a model"
