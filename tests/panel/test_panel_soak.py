@@ -5,6 +5,7 @@ were drawn a line per pixel column); this is the session that found it."""
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -32,6 +33,7 @@ def test_soak_generate_play_scrub_export_cancel(panel, qtbot, clip, tmp_path):
     window.activateWindow()  # on a real X server shortcuts reach only the active window
     window.raise_()
     qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    gc.collect()  # earlier tests' garbage, freed during the soak, would lower None's count too
     none_refs = sys.getrefcount(None)
     counts = {"generated": 0, "cancelled": 0, "played": 0, "exported": 0}
     started = time.monotonic()
