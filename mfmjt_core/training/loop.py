@@ -31,13 +31,17 @@ from mfmjt_core.training.train_config import ObjectiveConfig, TrainConfig
 # The exit status of a run stopped to be continued later (sysexits' EX_TEMPFAIL): a scheduler
 # or a wrapper script reruns the same command, which resumes from the checkpoint.
 EXIT_RESUMABLE = 75
+# The EMA weights at a session's stop, as a model file to evaluate while the run is unfinished
+# (the finished run exports model.safetensors; a continued run overwrites the snapshot).
+SNAPSHOT = "snapshot.safetensors"
 
 
 class TrainingStopped(Exception):
     """Training stopped early (SIGTERM or the end of a session) after checkpointing step `step`."""
 
     def __init__(self, step: int, steps: int, reason: str, out_dir: Path) -> None:
-        super().__init__(f"stopped ({reason}) after step {step} of {steps}; checkpoint in {out_dir}")
+        super().__init__(f"stopped ({reason}) after step {step} of {steps}; checkpoint in {out_dir}, "
+                         f"the weights so far in {Path(out_dir) / SNAPSHOT}")
         self.step, self.steps, self.reason, self.out_dir = step, steps, reason, out_dir
 
 
@@ -292,6 +296,8 @@ def train(
             log.close()
     export = out / "model.safetensors"
     if stopped is not None:
+        if dist.main and end > start:
+            task.export(ema.shadow.state_dict(), out / SNAPSHOT)
         if dist.world > 1:
             torch.distributed.barrier()
         raise TrainingStopped(end, config.steps, stopped, out)

@@ -130,6 +130,8 @@ def test_session_minutes_and_the_continue_stage_from_a_model_file(tmp_path):
     rc, err = _finish(_mfmjt(*cont, "--session-minutes", "0.0001"))
     assert rc == EXIT_RESUMABLE, err
     assert torch.load(tmp_path / "more" / "continue" / "train_state.pt", weights_only=True)["step"] == 1
+    snapshot = AudioModel.load(tmp_path / "more" / "continue" / "snapshot.safetensors")  # to evaluate meanwhile
+    assert snapshot.spec.training["stage"] == "continue" and "snapshot.safetensors" in err
     rc, err = _finish(_mfmjt(*cont))
     assert rc == 0, err
     model = AudioModel.load(tmp_path / "more" / "continue" / "model.safetensors")
