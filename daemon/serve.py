@@ -80,6 +80,11 @@ def serve(options: ServeOptions) -> int:
     for device in devices:
         log.info("loading model %s on %s", options.model or "(embedded default)", device)
         generators.append(Generator.load(options.model, device=device, max_duration=options.server.max_seconds))
+        try:
+            log.info("warmed up %s in %.1f s", device, generators[-1].warm_up())
+        except Exception as exc:  # requests report their own errors; the daemon still serves
+            log.warning("warm-up on %s failed (%s); the first request may be slow or fail the same way",
+                        device, exc)
     server = Server(generators, dataclasses.replace(options.server, bind=options.bind, keys=keys))
     try:
         endpoint = server.start()

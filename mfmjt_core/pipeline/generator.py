@@ -152,6 +152,14 @@ class Generator:
             "device": str(self.device),
         }
 
+    def warm_up(self) -> float:
+        """One short text-only generation, discarded, so a daemon's first request does not pay
+        for what loads lazily (the tokenizer, the level meters, first-call kernels: about 3 s
+        on this project's CPU); returns its seconds."""
+        clock = time.perf_counter()
+        self.generate(prompt="warm-up", duration=MIN_WINDOW_S, seed=0)
+        return time.perf_counter() - clock
+
     # -- generation ---------------------------------------------------------------------------
 
     def generate(self, *, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,

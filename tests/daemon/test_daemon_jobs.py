@@ -112,3 +112,11 @@ def test_resent_request_does_not_start_a_second_job(daemon, client):
     finally:
         sock.close(0)
 
+
+
+def test_the_daemon_warms_up_before_it_says_ready(daemon):
+    """A short text-only generation runs before "ready on", so the first editor request does not
+    pay for lazy loading; it goes through no job queue (nothing is queued or answered for it)."""
+    log = daemon.log()
+    assert "warmed up cpu in" in log and log.index("warmed up cpu in") < log.index("ready on")
+    assert "queued at" not in log.split("ready on")[0]
