@@ -50,7 +50,7 @@ def guided_velocity(
     cond: Mapping[str, torch.Tensor],
     uncond: Mapping[str, torch.Tensor],
     *,
-    omega: float,
+    omega: float | torch.Tensor,
     kappa: float,
     interval: tuple[float, float],
     guided_rows: torch.Tensor | None,
@@ -58,13 +58,20 @@ def guided_velocity(
     """Training-time CFG folded into the target (method.md 2.5), without gradient:
 
     v~ = omega v + kappa u(z, t, t | c) + (1 - omega - kappa) u(z, t, t | empty), effective
-    scale omega / (1 - kappa). Rows outside `interval` or not in `guided_rows` keep plain v;
-    callers must leave rows whose conditions they dropped out of `guided_rows` (cloning the
-    conditions before dropping: MeanAudio aliased them and pulled dropped rows toward u_uncond).
+    scale omega / (1 - kappa); `omega` is one float or a (B,) tensor, one scale per row. Rows
+    outside `interval` or not in `guided_rows` keep plain v; callers must leave rows whose
+    conditions they dropped out of `guided_rows` (cloning the conditions before dropping:
+    MeanAudio aliased them and pulled dropped rows toward u_uncond). A `w` in `cond` (a network
+    with guidance as an input) is the conditional branch's scale; the empty branch gets w = 1
+    unless `uncond` names one.
     """
     with torch.no_grad():
+        if "w" in cond and "w" not in uncond:
+            uncond = {**uncond, "w": torch.ones_like(cond["w"])}
         both = {k: torch.cat([cond[k], uncond[k].expand_as(cond[k])]) for k in cond}
         u_c, u_u = model(torch.cat([z, z]), torch.cat([t, t]), torch.cat([t, t]), **both).chunk(2)
+        if isinstance(omega, torch.Tensor):
+            omega = expand_like(omega.to(v.dtype), v)
         target = omega * v + kappa * u_c + (1 - omega - kappa) * u_u
         rows = (t >= interval[0]) & (t <= interval[1])
         if guided_rows is not None:
@@ -121,7 +128,7 @@ def meanflow_loss(
     equal_fraction: float = 0.75,
     weight_p: float = 1.0,
     weight_c: float = 1e-3,
-    omega: float | None = None,
+    omega: float | torch.Tensor | None = None,
     kappa: float = 0.0,
     interval: tuple[float, float] = (0.0, 1.0),
     uncond: Mapping[str, torch.Tensor] | None = None,
@@ -132,8 +139,9 @@ def meanflow_loss(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """MeanFlow loss for a batch of data x (B, ...) and its conditions.
 
-    (t, r) come from `sample_t_r` unless given; `omega` switches on CFG folded into the target
-    (needs `uncond`). Adaptive weighting: per-sample mean squared error L, loss = mean(sg(w) L)
+    (t, r) come from `sample_t_r` unless given; `omega` (a float, or (B,) per-row scales)
+    switches on CFG folded into the target (needs `uncond`). A `w` in `cond` reaches the network
+    in the prediction and, held constant, inside the target's JVP. Adaptive weighting: per-sample mean squared error L, loss = mean(sg(w) L)
     with w = 1 / (L + c)^p. Returns the loss and stats: `raw_mse` (unweighted) and
     `frac_r_neq_t`.
 

@@ -54,9 +54,9 @@ class AudioModel(nn.Module):
         return cls(spec, spec.encoders.build(generator), MMDiT(spec.network, generator=generator),
                    spec.codec.build())
 
-    def forward(self, latent, t, clip_f, sync_f, text_f, h=None) -> torch.Tensor:
+    def forward(self, latent, t, clip_f, sync_f, text_f, h=None, w=None) -> torch.Tensor:
         """The network's velocity; lets training wrap the whole model (encoders included) in DDP."""
-        return self.net(latent, t, clip_f, sync_f, text_f, h=h)
+        return self.net(latent, t, clip_f, sync_f, text_f, h=h, w=w)
 
     def _apply(self, fn, recurse: bool = True):
         super()._apply(fn, recurse)

@@ -10,7 +10,7 @@ from mfmjt_core.network.config import VARIANTS, NetworkConfig, SequenceConfig, g
 from mfmjt_core.network.mmdit import MMDiT, ProjectedConditions
 
 # State-dict entries that are ours, not MMAudio's (loaded non-strictly from MMAudio checkpoints).
-OWN_PREFIXES = ("h_embed.",)
+OWN_PREFIXES = ("h_embed.", "w_embed.")
 # Non-persistent buffers that some published checkpoints still contain.
 STALE_KEYS = ("t_embed.freqs", "latent_rot", "clip_rot")
 

@@ -24,9 +24,13 @@ class AverageVelocity:
             raise ValueError(f"unknown time convention {self.convention!r}")
 
     def __call__(
-        self, z: torch.Tensor, r: torch.Tensor, t: torch.Tensor, *, clip_f, sync_f, text_f
+        self, z: torch.Tensor, r: torch.Tensor, t: torch.Tensor, *, clip_f, sync_f, text_f,
+        w: torch.Tensor | None = None,
     ) -> torch.Tensor:
         h = t - r
+        # w (the guidance scale of a `guidance_input` network) is passed only when given, so
+        # modules without the argument keep working.
+        extra = {} if w is None else {"w": w}
         if self.convention == "mmaudio":
-            return -self.net(z, 1 - t, clip_f, sync_f, text_f, h=h)
-        return self.net(z, t, clip_f, sync_f, text_f, h=h)
+            return -self.net(z, 1 - t, clip_f, sync_f, text_f, h=h, **extra)
+        return self.net(z, t, clip_f, sync_f, text_f, h=h, **extra)

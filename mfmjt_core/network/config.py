@@ -62,6 +62,8 @@ class NetworkConfig:
 
     `interval_embedding` adds the MeanFlow embedding of h = t - r (prefix `h_embed.`), whose last
     layer starts at zero so a flow-matching checkpoint loaded into it is unchanged at r = t.
+    `guidance_input` adds the embedding of the guidance scale w (prefix `w_embed.`, also zero at
+    the start), so one network learns every scale and samples guided in one evaluation.
     `time_convention` says how the network reads t: "meanflow" (t = 1 noise, as trained here) or
     "mmaudio" (t = 0 noise, velocity data - noise, as published); `adapter.py` converts.
     """
@@ -79,6 +81,7 @@ class NetworkConfig:
     mlp_ratio: float = 4.0
     v2: bool = False  # large_44k_v2: SiLU projections and a wider, faster time embedding
     interval_embedding: bool = True
+    guidance_input: bool = False  # default False: older files (without the key) load as before
     time_convention: TimeConvention = "mmaudio"
     sequence: SequenceConfig = SEQ_16K
 

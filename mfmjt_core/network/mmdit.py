@@ -61,6 +61,7 @@ class MMDiT(nn.Module):
         num_freqs, max_period = (d, 1.0) if c.v2 else (256, 1e4)
         self.t_embed = TimeEmbedding(d, num_freqs, max_period)
         self.h_embed = TimeEmbedding(d, num_freqs, max_period) if c.interval_embedding else None
+        self.w_embed = TimeEmbedding(d, num_freqs, max_period) if c.guidance_input else None
         self.joint_blocks = nn.ModuleList(
             JointBlock(d, c.num_heads, c.mlp_ratio, last=i == c.joint_depth - 1) for i in range(c.joint_depth)
         )
@@ -94,14 +95,16 @@ class MMDiT(nn.Module):
                 m.weight.uniform_(-bound, bound, generator=generator)
                 if m.bias is not None:
                     m.bias.uniform_(-bound, bound, generator=generator)
-        for emb in (self.t_embed, self.h_embed):
+        for emb in (self.t_embed, self.h_embed, self.w_embed):
             if emb is not None:
                 nn.init.normal_(emb.mlp[0].weight, std=0.02, generator=generator)
                 nn.init.normal_(emb.mlp[2].weight, std=0.02, generator=generator)
-        if self.h_embed is not None:
-            # h_embed starts at exactly zero: a flow-matching checkpoint is unchanged at r = t.
-            nn.init.zeros_(self.h_embed.mlp[2].weight)
-            nn.init.zeros_(self.h_embed.mlp[2].bias)
+        # h_embed and w_embed start at exactly zero: a checkpoint without them loads unchanged
+        # (a flow-matching one at r = t; one without guidance input at every w).
+        for emb in (self.h_embed, self.w_embed):
+            if emb is not None:
+                nn.init.zeros_(emb.mlp[2].weight)
+                nn.init.zeros_(emb.mlp[2].bias)
         blocks = [b for j in self.joint_blocks for b in (j.latent_block, j.clip_block, j.text_block)]
         for block in [*blocks, *self.fused_blocks, self.final_layer]:
             nn.init.zeros_(block.adaLN_modulation[-1].weight)
@@ -148,7 +151,8 @@ class MMDiT(nn.Module):
     # -- forward ------------------------------------------------------------------------------
 
     def predict(
-        self, latent: torch.Tensor, t: torch.Tensor, h: torch.Tensor | None, cond: ProjectedConditions
+        self, latent: torch.Tensor, t: torch.Tensor, h: torch.Tensor | None, cond: ProjectedConditions,
+        w: torch.Tensor | None = None,
     ) -> torch.Tensor:
         n, n_clip = latent.shape[1], cond.clip_f.shape[1]
         e = self.config.head_dim
@@ -158,6 +162,8 @@ class MMDiT(nn.Module):
         global_c = self.t_embed(t) + self.global_cond_mlp(cond.clip_f_c + cond.text_f_c)  # (B, D)
         if self.h_embed is not None and h is not None:
             global_c = global_c + self.h_embed(h)
+        if self.w_embed is not None:  # the guidance scale; None is 1, unguided
+            global_c = global_c + self.w_embed(t.new_ones(t.shape) if w is None else w.to(t.dtype).expand(t.shape))
         global_c = global_c.unsqueeze(1)  # (B, 1, D)
         extended_c = global_c + cond.sync_f  # (B, N, D): per-token conditioning carries sync
 
@@ -179,10 +185,12 @@ class MMDiT(nn.Module):
         sync_f: torch.Tensor,
         text_f: torch.Tensor,
         h: torch.Tensor | None = None,
+        w: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Velocity (B, N, C_lat) in the network's own time convention; h = t - r (None: 0)."""
+        """Velocity (B, N, C_lat) in the network's own time convention; h = t - r (None: 0);
+        w (B,) the guidance scales of a `guidance_input` network (None: 1; others ignore it)."""
         cond = self.project_conditions(clip_f, sync_f, text_f, latent.shape[1])
-        return self.predict(latent, t, h, cond)
+        return self.predict(latent, t, h, cond, w)
 
     # -- latent statistics --------------------------------------------------------------------
 

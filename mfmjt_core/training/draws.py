@@ -1,6 +1,6 @@
 """Per-sample random draws of a training step.
 
-Every draw of a row (noise, t, r, condition dropout) comes from a generator seeded by (run seed,
+Every draw of a row (noise, t, r, condition dropout, guidance scale) comes from a generator seeded by (run seed,
 step, global row index). So a batch split across any number of processes sees exactly the draws
 one process would, and a resumed run repeats an uninterrupted one.
 """
@@ -28,9 +28,11 @@ class Draws:
     r: torch.Tensor  # (B,)
     drop_video: torch.Tensor  # (B,) bool
     drop_text: torch.Tensor  # (B,) bool
+    omega: torch.Tensor | None = None  # (B,) guidance scales in `objective.omega_range` (else 1)
 
     def to(self, device: torch.device | str) -> Draws:
-        return Draws(*(x.to(device) for x in (self.noise, self.t, self.r, self.drop_video, self.drop_text)))
+        fields = (self.noise, self.t, self.r, self.drop_video, self.drop_text, self.omega)
+        return Draws(*(None if x is None else x.to(device) for x in fields))
 
 
 def draw(
@@ -43,7 +45,8 @@ def draw(
     null_video: float,
     null_text: float,
 ) -> Draws:
-    noises, ts, rs, dv, dt = [], [], [], [], []
+    noises, ts, rs, dv, dt, omegas = [], [], [], [], [], []
+    low, high = objective.omega_range or (1.0, 1.0)
     for index in indices:
         g = torch.Generator().manual_seed(row_seed(seed, step, index))
         noises.append(torch.randn(*shape, generator=g))
@@ -59,10 +62,13 @@ def draw(
         rs.append(r)
         dv.append(bool(u[1] < null_video))
         dt.append(bool(u[2] < null_text))
+        # u[3] was drawn (unused) before omega_range existed: the other draws stay as they were
+        omegas.append(low + (high - low) * float(u[3]))
     return Draws(
         noise=torch.stack(noises),
         t=torch.stack(ts).float(),
         r=torch.stack(rs).float(),
         drop_video=torch.tensor(dv),
         drop_text=torch.tensor(dt),
+        omega=torch.tensor(omegas, dtype=torch.float32),
     )

@@ -293,4 +293,5 @@ def training_record(objective: ObjectiveConfig) -> dict:
     folded = objective.omega if objective.kind == "meanflow" else None
     return {"objective": objective.kind, "folded_guidance": folded,
             "folded_guidance_kappa": objective.kappa if folded is not None else None,
+            "guidance_input_range": list(objective.omega_range) if objective.omega_range else None,
             "defaults_from": "training (mfmjt_core.training.feature_task.trained_defaults)"}

@@ -22,20 +22,33 @@ def drop_conditions(net, features: dict[str, torch.Tensor], no_video: torch.Tens
     }
 
 
+def guidance_scales(objective: ObjectiveConfig, net, draws, conditioned: torch.Tensor) -> torch.Tensor | None:
+    """(B,) scales w a `guidance_input` network is given (None when `objective.omega_range` is
+    off): each row's drawn omega, and 1 (unguided) for rows left with no condition."""
+    if objective.omega_range is None:
+        return None
+    if not getattr(net.config, "guidance_input", False):
+        raise ValueError("objective.omega_range needs a network built with guidance_input=True")
+    return torch.where(conditioned, draws.omega.to(draws.t.dtype), torch.ones_like(draws.t))
+
+
 def folded_guidance(
-    objective: ObjectiveConfig, net, cond: dict[str, torch.Tensor], conditioned: torch.Tensor
+    objective: ObjectiveConfig, net, cond: dict[str, torch.Tensor], conditioned: torch.Tensor,
+    omega: torch.Tensor | None = None,
 ) -> dict:
-    """`meanflow_loss` arguments for CFG folded into the target (`objective.omega`; {} when off).
+    """`meanflow_loss` arguments for CFG folded into the target (`objective.omega`, or the per-row
+    scales `omega` under `objective.omega_range`; {} when off).
 
     A row is guided toward whatever conditions it kept (video, text or both) against the fully
     empty ones, so every kind of request learns the guided velocity; rows left with no condition
     (`conditioned` False) keep plain v: they are the unconditional model the guidance subtracts.
     """
-    if objective.omega is None:
+    scale = objective.omega if objective.omega_range is None else omega
+    if scale is None:
         return {}
     b = cond["clip_f"].shape[0]
     return {
-        "omega": objective.omega, "kappa": objective.kappa, "interval": objective.interval,
+        "omega": scale, "kappa": objective.kappa, "interval": objective.interval,
         "uncond": net.empty_conditions(b, cond["clip_f"].shape[1], cond["sync_f"].shape[1]),
         "guided_rows": conditioned,
     }
@@ -48,8 +61,11 @@ def objective_loss(objective: ObjectiveConfig, u, jvp_u, net, x: torch.Tensor, c
     `jvp_u` the one the MeanFlow target's JVP runs on (the same module outside DDP)."""
     if objective.kind == "fm":
         return fm_loss(u, x, cond=cond, noise=draws.noise, t=draws.t)
+    w = guidance_scales(objective, net, draws, conditioned)
+    if w is not None:  # the network is told each row's scale, in the prediction and the JVP
+        cond = {**cond, "w": w}
     return meanflow_loss(
         u, x, cond=cond, noise=draws.noise, t=draws.t, r=draws.r, weight_p=objective.weight_p,
         weight_c=objective.weight_c, jvp_fp32=objective.jvp_fp32, derivative=objective.derivative,
-        jvp_model=jvp_u, **folded_guidance(objective, net, cond, conditioned),
+        jvp_model=jvp_u, **folded_guidance(objective, net, cond, conditioned, w),
     )

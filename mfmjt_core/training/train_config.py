@@ -22,10 +22,27 @@ class ObjectiveConfig:
     omega: float | None = None
     kappa: float = 0.0
     interval: tuple[float, float] = (0.0, 1.0)
+    # guidance as an input of the network (MeanFlow, a `guidance_input` network): each row draws
+    # its omega uniformly in this range and the network is told it (None: off)
+    omega_range: tuple[float, float] | None = None
     jvp_fp32: bool = True
     derivative: Literal["jvp", "fd"] = "jvp"  # du/dt by forward-mode AD or central difference
     # weight of a task's auxiliary loss (the synthetic world's alignment probes); 0: off
     probe_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.omega_range is None:
+            return
+        lo, hi = self.omega_range
+        if self.kind != "meanflow":
+            raise ValueError("omega_range (guidance as an input) needs the MeanFlow objective")
+        if self.omega is not None:
+            raise ValueError("give either omega (one folded scale) or omega_range (a scale per row), not both")
+        if self.kappa != 0.0:
+            # with kappa the learned scale is omega / (1 - kappa), not the w the network is told
+            raise ValueError("omega_range needs kappa = 0")
+        if not 1.0 <= lo <= hi:
+            raise ValueError(f"omega_range needs 1 <= low <= high, got {self.omega_range}")
 
 
 @dataclass(frozen=True)
@@ -60,8 +77,9 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         data = dict(data)
         objective = dict(data.pop("objective", {}))
-        if "interval" in objective:
-            objective["interval"] = tuple(objective["interval"])
+        for key in ("interval", "omega_range"):
+            if objective.get(key) is not None:
+                objective[key] = tuple(objective[key])
         optim = dict(data.pop("optim", {}))
         if "betas" in optim:
             optim["betas"] = tuple(optim["betas"])
@@ -93,6 +111,8 @@ def _parse_like(raw: str, current: Any) -> Any:
         return raw.lower() in ("1", "true", "yes", "on")
     if isinstance(current, int):
         return int(raw)
+    if current is None and "," in raw:  # a range into a field that is off, e.g. omega_range=1,3
+        return tuple(float(x) for x in raw.split(","))
     if isinstance(current, float) or current is None:
         try:
             return float(raw)
