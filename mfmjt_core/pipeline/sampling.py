@@ -51,12 +51,18 @@ def sample_latents(
     """Normalised latents (V, N, C) from `noise` under `cond` (each (V, ...)).
 
     Guidance applies when `settings.guided`; its unconditional branch is the network's empty
-    conditions, with `negative_text_f` in place of the empty text when given. `check(done)` runs
+    conditions, with `negative_text_f` in place of the empty text when given. A network with
+    guidance as an input (`config.guidance_input`) is told w = `settings.guidance` instead (1
+    under rescale "none", which asks for the conditional prediction alone): no sampling-time CFG,
+    one evaluation per step at any scale, and no negative prompt. `check(done)` runs
     before every network evaluation (progress and cancellation); `forward` replaces the network
     in the evaluations (a compiled module) while `net` still provides the empty conditions.
     """
     guidance = None
-    if settings.guided:
+    if getattr(net.config, "guidance_input", False):
+        w = settings.guidance if settings.rescale != "none" else 1.0
+        cond = {**cond, "w": torch.full((noise.shape[0],), float(w), device=noise.device)}
+    elif settings.guided:
         uncond = net.empty_conditions(noise.shape[0], cond["clip_f"].shape[1], cond["sync_f"].shape[1],
                                       negative_text_f=negative_text_f)
         guidance = Guidance(scale=settings.guidance, mode=settings.rescale, uncond=uncond)

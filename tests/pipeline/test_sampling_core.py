@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,55 @@ def test_samplers_follow_the_objective_unless_named():
     assert sampler_for("meanflow", "euler") is sampling_module.sample_euler
     with pytest.raises(ValueError, match="unknown sampler"):
         sampler_for("fm", "heun")
+
+
+def _guidance_input_net():
+    """A tiny network with guidance as an input, every weight drawn (zero-init layers would hide w)."""
+    from mfmjt_core.network import build_network
+
+    net = build_network("tiny_test", time_convention="meanflow", guidance_input=True)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.requires_grad:
+                p.normal_(0.0, 0.05, generator=g)
+    g = torch.Generator().manual_seed(1)
+    cond = {"clip_f": torch.randn(2, 8, 32, generator=g), "sync_f": torch.randn(2, 24, 24, generator=g),
+            "text_f": torch.randn(2, 77, 32, generator=g)}
+    return net.eval(), cond, torch.randn(2, 25, 20, generator=g)
+
+
+def _count_rows(net):
+    rows = []
+    handle = net.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[0]))
+    return rows, handle
+
+
+def test_a_guidance_input_network_is_told_w_and_evaluated_once_per_step():
+    torch.set_num_threads(1)
+    net, cond, noise = _guidance_input_net()
+    rows, handle = _count_rows(net)
+    try:
+        for steps in (1, 3):
+            rows.clear()
+            sample_latents(net, "meanflow", cond, noise, SamplingSettings(steps, 2.0, "zero_star"))
+            assert rows == [2] * steps  # one evaluation per step, the variations only: no CFG branch
+        # a network without the input at the same settings evaluates both branches
+        plain = dataclasses.replace(net.config, guidance_input=False)
+        from mfmjt_core.network import MMDiT
+
+        other = MMDiT(plain)
+        other_rows, other_handle = _count_rows(other)
+        sample_latents(other, "meanflow", cond, noise, SamplingSettings(3, 2.0, "zero_star"))
+        other_handle.remove()
+        assert other_rows == [4] * 3
+    finally:
+        handle.remove()
+    with torch.no_grad():
+        one, three = (sample_latents(net, "meanflow", cond, noise, SamplingSettings(1, w, "zero_star"))
+                      for w in (1.0, 3.0))
+        again = sample_latents(net, "meanflow", cond, noise, SamplingSettings(1, 3.0, "plain"))
+        unguided = sample_latents(net, "meanflow", cond, noise, SamplingSettings(1, 3.0, "none"))
+    assert (one - three).abs().max() > 1e-3  # the scale reaches the network
+    torch.testing.assert_close(again, three, rtol=0, atol=0)  # no rescale mode applies: w is the guidance
+    torch.testing.assert_close(unguided, one, rtol=0, atol=0)  # "none" asks for the conditional alone
