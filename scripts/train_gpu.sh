@@ -5,6 +5,9 @@
 #
 #   scripts/train_gpu.sh                  # fm + MeanFlow from scratch, time-boxed, on cuda
 #   MODE=continue scripts/train_gpu.sh    # train the packaged model on (the `continue` stage)
+#   MODE=guidance-input scripts/train_gpu.sh
+#                                         # the packaged model with guidance as an input of the
+#                                         # network (scales 1-3 in one model; `guidance-input` stage)
 #   DEVICE=cpu MINUTES=2 FM_STEPS=2 MF_STEPS=2 BATCH=2 WORKERS=0 scripts/train_gpu.sh /tmp/dry
 #                                         # the dry run: the same path on a CPU, a few steps
 #
@@ -44,7 +47,9 @@ case "$MODE" in
           --set "optim.lr=1.5e-3" --set "optim.ema_decay=0.999") ;;
   continue)
     args=(--stages continue --init embedded --set "continue:steps=$MF_STEPS") ;;
-  *) echo "MODE must be scratch or continue, got $MODE" >&2; exit 2 ;;
+  guidance-input)
+    args=(--stages guidance-input --init embedded --set "guidance-input:steps=$MF_STEPS") ;;
+  *) echo "MODE must be scratch, continue or guidance-input, got $MODE" >&2; exit 2 ;;
 esac
 
 echo "train_gpu: $MODE on $DEVICE, $WORKERS workers, batch $BATCH, $MINUTES min -> $DEST" >&2
@@ -66,7 +71,7 @@ for stage_dir in "$RUN"/*/; do
     cp "$stage_dir/train_state.pt" "$DEST/$stage.train_state.pt"
   fi
 done
-last="$([[ "$MODE" == continue ]] && echo continue || echo meanflow)"
+last="$([[ "$MODE" == scratch ]] && echo meanflow || echo "$MODE")"
 if [[ -f "$DEST/$last.safetensors" ]]; then
   cp "$DEST/$last.safetensors" "$DEST/model.safetensors"
   echo "train_gpu: weights in $DEST/model.safetensors" >&2

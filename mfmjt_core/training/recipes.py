@@ -29,6 +29,9 @@ class Stage:
     config: TrainConfig
     init_from: str | None = None  # start from this stage's export (default: the previous stage's)
     optional: bool = False  # run only when named (e.g. a baseline for evaluation)
+    # changes to the starting model's network, e.g. (("guidance_input", True),): the network is
+    # rebuilt with them, the old weights load, the new parts keep their (zero) initialisation
+    network: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,18 @@ TINY_SYNTH = Recipe(
             optim=OptimConfig(lr=3e-4, warmup_steps=20, decay="cosine", min_lr_ratio=0.1, ema_decay=0.99),
             log_every=10, checkpoint_every=50,
         ), init_from=EMBEDDED_SOURCE, optional=True),
+        # Guidance as an input of the network (issue 18, item 1): from a finished model, the
+        # network rebuilt with a guidance-scale embedding (zero at the start, so it starts out
+        # as the model it came from) and trained with CFG folded into the MeanFlow target at a
+        # scale drawn per row in omega_range, which the network is told; one model then serves
+        # every scale in the range with one evaluation per step. The continue stage's balance.
+        Stage("guidance-input", TrainConfig(
+            steps=2000, batch_size=16, seed=4, null_video=0.5, null_text=0.3,
+            objective=ObjectiveConfig(kind="meanflow", mu=-0.4, sigma=1.0, equal_fraction=0.5,
+                                      omega_range=(1.0, 3.0)),
+            optim=OptimConfig(lr=3e-4, warmup_steps=20, decay="cosine", min_lr_ratio=0.1, ema_decay=0.99),
+            log_every=10, checkpoint_every=50,
+        ), init_from=EMBEDDED_SOURCE, optional=True, network=(("guidance_input", True),)),
     ),
     description="the embedded default model: small encoders + MM-DiT on the procedural world",
 )
@@ -182,21 +197,25 @@ def run_recipe(
             continue
         start_from = _start_from(recipe, stage, out, Path(init) if init is not None and i == 0 else None)
         if start_from is None:
-            model = AudioModel.create(recipe.spec, generator=torch.Generator().manual_seed(config.seed))
+            network = dataclasses.replace(recipe.spec.network, **dict(stage.network))
+            model = AudioModel.create(dataclasses.replace(recipe.spec, network=network),
+                                      generator=torch.Generator().manual_seed(config.seed))
             task = SynthTask(model)
             mean, std = task.latent_statistics()
             with torch.no_grad():
                 model.net.latent_mean.copy_(mean.view(1, 1, -1))
                 model.net.latent_std.copy_(std.view(1, 1, -1))
         else:
-            model = AudioModel.load(start_from)
+            model = rebuilt(AudioModel.load(start_from), stage.network, seed=config.seed)
             task = SynthTask(model)
             probes = start_from.parent / PROBES_FILE
             if probes.exists():  # fresh probes would send random gradients into trained encoders
                 task.auxiliary.load_state_dict(load_file(probes))
-        spec = dataclasses.replace(recipe.spec, objective=config.objective.kind, training={
+        guidance_range = config.objective.omega_range
+        spec = dataclasses.replace(recipe.spec, network=model.net.config, objective=config.objective.kind, training={
             **_earlier_training(model.spec, start_from),
             "recipe": recipe.name, "stage": stage.name, "steps": config.steps, "seed": config.seed,
+            **({"guidance_input_range": list(guidance_range)} if guidance_range else {}),
         })
         model.spec = spec
         previous = train(task, config, stage_dir, device=device, workers=workers,
@@ -205,6 +224,24 @@ def run_recipe(
                   stage_dir / PROBES_FILE)
     assert previous is not None
     return previous
+
+
+def rebuilt(model: AudioModel, changes: tuple[tuple[str, object], ...], *, seed: int = 0) -> AudioModel:
+    """`model` with its network rebuilt under `changes` (itself when they change nothing): every
+    old weight loads; the parts the old network lacked (`w_embed.` for guidance_input) keep their
+    initialisation, whose last layer is zero, so the rebuilt model computes what the old one did."""
+    from mfmjt_core.network import MMDiT
+
+    config = dataclasses.replace(model.net.config, **dict(changes))
+    if config == model.net.config:
+        return model
+    net = MMDiT(config, generator=torch.Generator().manual_seed(seed))
+    old = model.net.state_dict()
+    missing, unexpected = net.load_state_dict(old, strict=False)
+    if unexpected or any(k in old for k in missing):
+        raise ValueError(f"network changes {dict(changes)} do not keep the old weights: "
+                         f"unexpected {unexpected}, missing {missing}")
+    return AudioModel(dataclasses.replace(model.spec, network=config), model.encoders, net.eval(), model.codec)
 
 
 def _start_from(recipe: Recipe, stage: Stage, out: Path, init: Path | None) -> Path | None:
