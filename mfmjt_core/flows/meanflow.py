@@ -141,9 +141,9 @@ def meanflow_loss(
 
     (t, r) come from `sample_t_r` unless given; `omega` (a float, or (B,) per-row scales)
     switches on CFG folded into the target (needs `uncond`). A `w` in `cond` reaches the network
-    in the prediction and, held constant, inside the target's JVP. Adaptive weighting: per-sample mean squared error L, loss = mean(sg(w) L)
-    with w = 1 / (L + c)^p. Returns the loss and stats: `raw_mse` (unweighted) and
-    `frac_r_neq_t`.
+    in the prediction and, held constant, inside the target's JVP. Adaptive weighting:
+    per-sample mean squared error L, loss = mean(sg(a) L) with a = 1 / (L + c)^p. Returns the
+    loss and stats: `raw_mse` (unweighted) and `frac_r_neq_t`.
 
     `jvp_model` (default: `model`) computes the target. Under DDP pass the wrapped module as
     `model` (its backward all-reduces the gradients) and the unwrapped one as `jvp_model`:

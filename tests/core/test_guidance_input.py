@@ -110,8 +110,8 @@ def test_loss_gives_w_to_the_prediction_and_holds_it_constant_in_the_jvp():
     x, noise = torch.randn(b, 3, generator=g), torch.randn(b, 3, generator=g)
     t, r = torch.tensor([0.9, 0.8, 0.7, 0.5]), torch.tensor([0.2, 0.8, 0.1, 0.5])  # rows 1, 3: r = t
     w = torch.tensor([1.0, 2.0, 3.0, 1.5])
-    loss, stats = meanflow_loss(_ScaledModel(), x, cond={"c": torch.zeros(b, 3), "w": w}, noise=noise, t=t, r=r,
-                                weight_p=0.0)
+    _, stats = meanflow_loss(_ScaledModel(), x, cond={"c": torch.zeros(b, 3), "w": w}, noise=noise, t=t, r=r,
+                             weight_p=0.0)
     z, v = interpolate(x, noise, t), velocity(x, noise)
     pred = (w * t).view(-1, 1) * z + r.view(-1, 1)
     target = v - (t - r).view(-1, 1) * w.view(-1, 1) * (z + t.view(-1, 1) * v)
