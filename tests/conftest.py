@@ -68,6 +68,19 @@ def _loopback_only_connect(self, address):
     return _real_connect(self, address)
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread, restored after the test: on a small shared CPU more threads only
+    contend (a one-process training step ran 3x slower with two threads than with one, small
+    tensors ~10x). Folders and modules that want it everywhere ask for it with autouse."""
+    import torch  # here, not at the top: the Blender test runs have no torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
     """Tests run offline: any Python-level connection beyond loopback fails loudly."""

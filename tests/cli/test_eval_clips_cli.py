@@ -18,13 +18,7 @@ import torch
 from mfmjt_cli.entry import main
 from tests.evaluation.clip_folder import world_clip, write_clip_folder
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,8 @@ import torch
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small tensors on a shared 2-core machine: one thread is ~10x faster than two fighting
-    other processes for the cores. Restored after each test."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    pass
 
 
 @pytest.fixture(scope="session")

@@ -12,13 +12,8 @@ from tests.scale.helpers import DURATION, extract_config
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread in these tests: on a small shared CPU more threads only contend (a
-    one-process training step ran 3x slower with two threads than with one)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread):
+    pass
 
 
 @pytest.fixture(scope="session")
