@@ -88,19 +88,23 @@ def test_computed_filters_equal_stored_filters(golden):
 @pytest.mark.parametrize("legacy", [False, True])
 def test_16k_names_and_shapes_match_manifest(load_manifest, legacy):
     manifest = load_manifest("bigvgan_16k")
+    assert manifest["num_tensors"] == 784
+    assert _load_manifest_shapes(manifest, BIGVGAN_16K, legacy).config.hop == 256
+
+
+def _load_manifest_shapes(manifest: dict, config: BigVGANConfig, legacy: bool) -> BigVGANGenerator:
+    """The manifest's names and shapes as a stored state dict (meta tensors; `legacy`:
+    weight_g/weight_v) load strictly into our generator, and every stored entry is used."""
     shapes = {k: tuple(v) for k, v in manifest["state_dict"].items()}
-    assert len(shapes) == manifest["num_tensors"] == 784
+    assert len(shapes) == manifest["num_tensors"]
     stored = {k: torch.empty(v, device="meta") for k, v in shapes.items()}
     if legacy:
         stored = to_legacy_weight_norm(stored)
-    model = BigVGANGenerator(BIGVGAN_16K, device="meta")
-    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    own = {k: tuple(v.shape) for k, v in BigVGANGenerator(config, device="meta").state_dict().items()}
     assert {k: tuple(v.shape) for k, v in fold_weight_norm(stored).items()} == own
-    # Every stored entry is used: 2 weight-norm tensors per conv become 1 weight.
-    num_convs = sum(k.endswith(PARAM_G) for k in shapes)
-    assert len(own) == len(shapes) - num_convs
-    loaded = BigVGANGenerator.from_state_dict({"generator": stored}, BIGVGAN_16K)
-    assert loaded.config.hop == 256
+    # 2 weight-norm tensors per conv become 1 weight
+    assert len(own) == len(shapes) - sum(k.endswith(PARAM_G) for k in shapes)
+    return BigVGANGenerator.from_state_dict({"generator": stored}, config)
 
 
 def test_incomplete_weight_norm_pair_is_rejected(golden):
@@ -149,19 +153,9 @@ def test_v2_golden_through_the_44k_codec_from_a_saved_file(tmp_path, load_golden
 def test_v2_44k_names_shapes_and_config_match_manifest(load_manifest, legacy):
     manifest = load_manifest("bigvgan_v2_44k")
     assert BigVGANConfig.from_dict(manifest["config"]) == BIGVGAN_V2_44K_512X
-    shapes = {k: tuple(v) for k, v in manifest["state_dict"].items()}
-    assert len(shapes) == manifest["num_tensors"] == 783
-    assert sum(math.prod(s) for s in shapes.values()) == manifest["num_float_elements"]
-    stored = {k: torch.empty(v, device="meta") for k, v in shapes.items()}
-    if legacy:
-        stored = to_legacy_weight_norm(stored)
-    model = BigVGANGenerator(BIGVGAN_V2_44K_512X, device="meta")
-    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    assert {k: tuple(v.shape) for k, v in fold_weight_norm(stored).items()} == own
-    num_convs = sum(k.endswith(PARAM_G) for k in shapes)
-    assert len(own) == len(shapes) - num_convs
-    loaded = BigVGANGenerator.from_state_dict({"generator": stored}, BIGVGAN_V2_44K_512X)
-    assert loaded.config.hop == 512
+    assert manifest["num_tensors"] == 783
+    assert sum(math.prod(v) for v in manifest["state_dict"].values()) == manifest["num_float_elements"]
+    assert _load_manifest_shapes(manifest, BIGVGAN_V2_44K_512X, legacy).config.hop == 512
 
 
 def v2_config_dict() -> dict:

@@ -3,23 +3,14 @@ parts (operations and saved activations of every published network) run in secon
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "measure_training_throughput.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("measure_training_throughput", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.script_loading import load_script
 
 
 def test_counts_of_every_network_follow_their_size(tmp_path):
     out = tmp_path / "counts.json"
-    assert load_script().main(["--parts", "flops,memory", "--json", str(out)]) == 0
+    assert load_script("measure_training_throughput").main(["--parts", "flops,memory", "--json", str(out)]) == 0
     counts = json.loads(out.read_text())
     flops, memory = counts["flops"], counts["memory"]
     order = ["small_16k", "small_44k", "medium_44k", "large_44k_v2"]

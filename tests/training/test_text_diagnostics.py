@@ -3,20 +3,15 @@ right (captions name what sounds, so their words predict a clip's overall spectr
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "text_diagnostics.py"
+from tests.script_loading import load_script
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("text_diagnostics", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("text_diagnostics")
 
 
 @pytest.mark.timeout(300)
