@@ -212,7 +212,10 @@ def run_recipe(
             if probes.exists():  # fresh probes would send random gradients into trained encoders
                 task.auxiliary.load_state_dict(load_file(probes))
         guidance_range = config.objective.omega_range
-        spec = dataclasses.replace(recipe.spec, network=model.net.config, objective=config.objective.kind, training={
+        # The start's encoders, as they were built (a file may differ from the recipe, e.g. in
+        # its feature gain); the recipe gives the rest.
+        spec = dataclasses.replace(recipe.spec, network=model.net.config, encoders=model.spec.encoders,
+                                   objective=config.objective.kind, training={
             **_earlier_training(model.spec, start_from),
             "recipe": recipe.name, "stage": stage.name, "steps": config.steps, "seed": config.seed,
             **({"guidance_input_range": list(guidance_range)} if guidance_range else {}),

@@ -30,3 +30,5 @@ def test_text_diagnostics_measures_the_packaged_model(tmp_path, capsys):
     assert result["clip_spectrum_r2_caption_words_ridge"] > 0.3
     assert result["clip_spectrum_r2_pooled_text_features_ridge"] > 0.3
     assert "rms_text_only_swap_text" in capsys.readouterr().out
+    # the conditional-mean estimates (z - v(z, 1)) are measured for every condition
+    assert {f"clip_spectrum_r2_{c}_mean_estimate" for c in ("text_only", "video_only", "unconditional")} <= set(numbers)
