@@ -15,7 +15,8 @@ does not depend on how well the one-step map is learned. A model that reads the 
 changes its text-only output about as much as a swapped video changes a video request. The
 pooled text features (raw and after the network's projection) show whether captions reach the
 network as distinct vectors. Text-to-audio material accuracy: the text-only output decoded to
-audio, the evaluation's material classifier at the reference impact times (chance 0.25).
+audio, the evaluation's material classifier at the reference impact times (chance 0.25), and
+the material it sounds like at its own onsets ("heard", with its chance level).
 """
 
 from __future__ import annotations
@@ -181,17 +182,17 @@ def _caption_ceiling(task, clip_list, target: torch.Tensor, net, train_clips: in
 
 def _material_accuracy(model, text_only, both, clip_list, material_clips: int) -> dict:
     from mfmjt_core.evaluation.material_classifier import fit_on_world
-    from mfmjt_core.evaluation.scoring import ClipTruth, score_clip
+    from mfmjt_core.evaluation.scoring import ClipTruth, heard_material_accuracy, heard_material_chance, score_clip
 
     classifier = fit_on_world(material_clips, split="train")
     result = {}
     for name, latent in (("text_only", text_only), ("video_and_text", both)):
         audio = model.codec.decode(model.net.unnormalize(latent)).numpy()
-        correct = total = 0
-        for a, clip in zip(audio, clip_list):
-            s = score_clip(a, ClipTruth.of(clip), classifier)
-            correct, total = correct + s.material_correct, total + s.material_total
-        result[f"material_accuracy_{name}"] = correct / max(1, total)
+        scores = [score_clip(a, ClipTruth.of(clip), classifier) for a, clip in zip(audio, clip_list)]
+        total = sum(s.material_total for s in scores)
+        result[f"material_accuracy_{name}"] = sum(s.material_correct for s in scores) / max(1, total)
+        result[f"heard_material_accuracy_{name}"] = heard_material_accuracy(scores)
+        result[f"heard_material_chance_{name}"] = heard_material_chance(scores)
     return result
 
 

@@ -244,7 +244,8 @@ def _evaluate_run(config, generator, batcher, info, clips, scale, temperature, s
 def _clip_json(s: ClipScore) -> dict:
     return {"seed": s.seed, "onset_f1": s.onset.f1, "reference_onsets": s.onset.n_reference,
             "detected_onsets": s.onset.n_estimated, "matched": s.onset.n_matched,
-            "material_correct": s.material_correct, "impacts": s.material_total, "mel_l1_db": s.mel_l1_db}
+            "material_correct": s.material_correct, "impacts": s.material_total, "mel_l1_db": s.mel_l1_db,
+            "heard_material": s.heard_material, "impact_materials": list(s.impact_materials)}
 
 
 def run_eval(settings: EvalSettings, *, progress_stream=None) -> EvalResult:
@@ -297,7 +298,8 @@ def run_eval(settings: EvalSettings, *, progress_stream=None) -> EvalResult:
             s = run.summary
             progress.note(f"{config.name:<24} onset F1 {s.onset_f1:.3f}  "
                           f"offset {s.median_offset_ms:5.1f} ms  "
-                          f"material {s.material_accuracy:.2f}  FD {s.frechet:8.1f}  RTF {run.rtf or 0:.3f}")
+                          f"material {s.material_accuracy:.2f}  heard {s.heard_material_accuracy:.2f}  "
+                          f"FD {s.frechet:8.1f}  RTF {run.rtf or 0:.3f}")
     finally:
         progress.close()
     result.seconds = time.perf_counter() - t_start

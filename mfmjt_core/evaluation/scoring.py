@@ -2,9 +2,10 @@
 
 Pooling: onset precision, recall and F1 are computed from matches pooled over all clips (a clip
 with many events weighs more, and a clip with none still counts its false detections); the
-median offset is over all matched pairs; material accuracy over all ground-truth impacts; the
-log-mel distance is the mean over clips; the Fréchet distance compares the embeddings of all
-windows of all generated clips with those of the reference clips.
+median offset is over all matched pairs; material accuracy over all ground-truth impacts;
+heard-material accuracy over clips with impacts; the log-mel distance is the mean over clips;
+the Fréchet distance compares the embeddings of all windows of all generated clips with those
+of the reference clips.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class ClipScore:
     material_total: int
     mel_l1_db: float
     embeddings: np.ndarray  # (windows, dim)
+    heard_material: str | None = None  # the material the audio sounds like at its own onsets
+    impact_materials: tuple[str, ...] = ()  # the materials of the clip's impacts (sorted)
 
 
 def fit_length_1d(audio: np.ndarray, n: int) -> np.ndarray:
@@ -82,13 +85,47 @@ def fit_length_1d(audio: np.ndarray, n: int) -> np.ndarray:
 def score_clip(audio: np.ndarray, truth: ClipTruth, classifier: MaterialClassifier) -> ClipScore:
     """Score generated mono 16 kHz audio of one clip (trimmed or padded to the reference)."""
     db = analysis_db(fit_length_1d(audio, truth.audio.size))
-    onset = onset_score(truth.onsets, detect_onsets_db(db), dont_care=truth.dont_care)
+    detected = detect_onsets_db(db)
+    onset = onset_score(truth.onsets, detected, dont_care=truth.dont_care)
     correct = 0
     if truth.impacts:
         predicted = classifier.predict(features_from_db(db, [t for t, _ in truth.impacts]))
         correct = sum(p == m for p, (_, m) in zip(predicted, truth.impacts))
     return ClipScore(truth.seed, onset, int(correct), len(truth.impacts), mel_l1_from_db(db, truth.mel_db),
-                     embed_db(db))
+                     embed_db(db), heard_material(db, detected, classifier) if truth.impacts else None,
+                     tuple(sorted({m for _, m in truth.impacts})))
+
+
+def heard_material(db: np.ndarray, onsets: np.ndarray, classifier: MaterialClassifier) -> str | None:
+    """The material audio sounds like: the classifier's most frequent answer at the audio's own
+    detected onsets (ties: the first in the classifier's order); None without onsets.
+
+    Material accuracy at the reference impact times asks for the right timbre at the right
+    instant; a caption says nothing of when, so text-to-audio is judged by this instead."""
+    if onsets.size == 0:
+        return None
+    predicted = list(classifier.predict(features_from_db(db, [float(t) for t in onsets])))
+    return max(classifier.classes, key=predicted.count)
+
+
+def heard_material_chance(scores: Sequence[ClipScore]) -> float:
+    """`heard_material_accuracy` of the same audio against every other clip's materials (mean)."""
+    n = sum(bool(s.impact_materials) for s in scores)
+    if n < 2:
+        return float("nan")
+    return float(np.mean([heard_material_accuracy(scores, shift=k) for k in range(1, n)]))
+
+
+def heard_material_accuracy(scores: Sequence[ClipScore], *, shift: int = 0) -> float:
+    """Share of the clips with impacts whose heard material is one of their impacts' materials
+    (audio without onsets counts as wrong). `shift` pairs each clip's audio with the truth of
+    the clip `shift` places on: the chance level of the same audio."""
+    scored = [s for s in scores if s.impact_materials]
+    if not scored:
+        return float("nan")
+    hits = sum(a.heard_material in scored[(i + shift) % len(scored)].impact_materials
+               for i, a in enumerate(scored))
+    return hits / len(scored)
 
 
 @dataclass(frozen=True)
@@ -106,6 +143,8 @@ class Summary:
     n_impacts: int
     mel_l1_db: float
     frechet: float
+    heard_material_accuracy: float = float("nan")  # see `heard_material`, over clips with impacts
+    heard_material_chance: float = float("nan")  # the same audio against another clip's materials
 
     def to_json(self) -> dict:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in self.__dict__.items()}
@@ -138,4 +177,6 @@ def summarize(scores: Sequence[ClipScore], reference: Gaussian) -> Summary:
         n_impacts=total,
         mel_l1_db=float(np.mean([s.mel_l1_db for s in scores])),
         frechet=frechet_distance(generated, reference),
+        heard_material_accuracy=heard_material_accuracy(scores),
+        heard_material_chance=heard_material_chance(scores),
     )

@@ -51,3 +51,26 @@ def test_separable_toy_data_is_learnt():
     clf = fit_classifier(np.concatenate([a, b]), ["a"] * 50 + ["b"] * 50)
     assert clf.predict(np.array([[5.0, 0, 0], [-5.0, 1, 0]])) == ["a", "b"]
     assert clf.predict(np.zeros((0, 3))) == []
+
+
+def test_heard_material_judges_timbre_whatever_the_timing(classifier, test_clips):
+    """Reference audio moved in time (what a caption-only model can at best do: the right sounds
+    at other instants) loses material accuracy at the reference impact times, but keeps the
+    heard material; silence is never right; chance pairs the audio with other clips' materials."""
+    from mfmjt_core.evaluation.metrics import fit_gaussian
+    from mfmjt_core.evaluation.scoring import ClipTruth, score_clip, summarize
+
+    truths = [ClipTruth.of(c) for c in test_clips]
+    with_impacts = [t for t in truths if t.impacts]
+    assert len(with_impacts) >= 4 and len({t.impacts[0][1] for t in with_impacts}) >= 2
+    ref = [score_clip(t.audio, t, classifier) for t in truths]
+    moved = [score_clip(np.roll(t.audio, 16_000 * 13 // 10), t, classifier) for t in truths]
+    silent = [score_clip(np.zeros_like(t.audio), t, classifier) for t in truths]
+    gauss = fit_gaussian(np.concatenate([s.embeddings for s in ref]))
+    r, m, s = (summarize(x, gauss) for x in (ref, moved, silent))
+    assert r.heard_material_accuracy >= 0.75 and r.material_accuracy > 0.7
+    assert m.material_accuracy < r.material_accuracy - 0.3  # timing-bound: the old score fails it
+    assert m.heard_material_accuracy >= r.heard_material_accuracy - 0.15  # timbre is kept
+    assert s.heard_material_accuracy == 0.0 and all(x.heard_material is None for x in silent)
+    assert 0.0 < r.heard_material_chance < r.heard_material_accuracy
+    assert all(x.impact_materials == tuple(sorted({mat for _, mat in t.impacts})) for x, t in zip(ref, truths))

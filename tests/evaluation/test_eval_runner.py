@@ -101,16 +101,21 @@ def test_bars_judge_the_distribution_distance_in_both_modalities():
     from mfmjt_core.evaluation.grid import RunConfig
     from mfmjt_core.evaluation.report import bars
 
-    def run(model, steps, modality, f1, frechet):
-        summary = SimpleNamespace(onset_f1=f1, frechet=frechet, median_offset_ms=12.0)
+    def run(model, steps, modality, f1, frechet, heard=0.5):
+        summary = SimpleNamespace(onset_f1=f1, frechet=frechet, median_offset_ms=12.0,
+                                  heard_material_accuracy=heard, heard_material_chance=0.35)
         return SimpleNamespace(config=RunConfig(model, steps, "off", modality), summary=summary, rtf=0.02)
 
     result = SimpleNamespace(models={"mf": {"defaults": {"guidance": 1.0, "rescale": "zero_star"}}}, runs=[
         run("mf", 1, "video", 0.43, 868.0), run("fm", 1, "video", 0.41, 811.0), run("fm", 25, "video", 0.48, 638.0),
-        run("mf", 1, "text", 0.07, 3962.0), run("fm", 1, "text", 0.03, 4949.0), run("fm", 25, "text", 0.06, 4263.0),
+        run("mf", 1, "text", 0.07, 1600.0, 0.72), run("fm", 1, "text", 0.03, 4949.0),
+        run("fm", 25, "text", 0.06, 4263.0),
     ])
     judged = {bar: ok for bar, _, ok in bars(result)}
     fd = "flow matching 1 step worse on the Fréchet distance than FM 25 steps and MeanFlow 1 step"
     assert judged[f"{fd} (video)"] is False and judged[f"{fd} (text)"] is True
     assert judged["MeanFlow 1 step onset F1 within 5% of flow matching 25 steps (video)"] is False
     assert judged["MeanFlow 1 step, video-to-audio: median offset <= 40 ms"] is True
+    # issue 18: text-to-audio judged by the material it sounds like, and its distance against video's
+    assert judged["MeanFlow 1 step, text-to-audio: heard material accuracy >= 0.7"] is True
+    assert judged["MeanFlow 1 step: text-to-audio Fréchet distance <= 2x video-to-audio's"] is True
