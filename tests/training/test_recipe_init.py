@@ -28,3 +28,15 @@ def test_a_stage_from_a_file_keeps_the_files_encoders(tmp_path, one_torch_thread
     assert stored["encoders"]["config"]["text_layers"] == 1
     model = AudioModel.load(exported)  # strict: the trained text encoder's weights fit its spec
     assert len(model.encoders.text.layers) == 1
+
+
+@pytest.mark.timeout(300)
+def test_a_time_boxed_stage_records_the_steps_it_made(tmp_path, one_torch_thread):
+    from mfmjt_core.pipeline.generator import EMBEDDED_MODEL
+
+    exported = run_recipe(TINY_SYNTH, tmp_path / "run", stages=["continue"], init=EMBEDDED_MODEL,
+                          progress=lambda _: None, minutes=1e-4,
+                          overrides={"all": ["steps=5", "batch_size=2", "checkpoint_every=100",
+                                             "optim.warmup_steps=1"]})
+    _, stored = read_model(exported)
+    assert stored["training"]["steps"] == 5 and 1 <= stored["training"]["steps_done"] < 5
