@@ -72,6 +72,27 @@ def _body_verbs(events: list[SoundEvent], info: ObjectInfo) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def _events_by_object(events: tuple[SoundEvent, ...]) -> dict[int, list[SoundEvent]]:
+    by_object: dict[int, list[SoundEvent]] = {}
+    for e in events:
+        by_object.setdefault(e.object_id, []).append(e)
+    return by_object
+
+
+def sounding_groups(plan: ScenePlan, events: tuple[SoundEvent, ...]) -> dict[tuple, list[int]]:
+    """(material, kind, verb keys) -> ids of the bodies that do exactly that, in order of first
+    sound: bodies with the same material, shape and actions are named together."""
+    by_object = _events_by_object(events)
+    infos = {b.info.object_id: b.info for b in plan.bodies}
+    groups: dict[tuple, list[int]] = {}
+    for oid in sorted(by_object, key=lambda o: by_object[o][0].frame):
+        if oid in infos:
+            verbs = _body_verbs(by_object[oid], infos[oid])
+            if verbs:
+                groups.setdefault((infos[oid].material, infos[oid].kind, verbs), []).append(oid)
+    return groups
+
+
 def _lamp_clause(info: ObjectInfo, events: list[SoundEvent]) -> str:
     noun = _noun(info)
     if info.behaviour == "tone":
@@ -90,22 +111,11 @@ def make_caption(plan: ScenePlan, events: tuple[SoundEvent, ...], rng: np.random
 
 def _build(plan: ScenePlan, events: tuple[SoundEvent, ...], rng: np.random.Generator,
            short: bool) -> str:
-    by_object: dict[int, list[SoundEvent]] = {}
-    for e in events:
-        by_object.setdefault(e.object_id, []).append(e)
+    by_object = _events_by_object(events)
     infos = {b.info.object_id: b.info for b in plan.bodies}
-
-    # Bodies with the same material, shape and actions are counted together.
-    groups: dict[tuple, list[int]] = {}
-    for oid in sorted(by_object, key=lambda o: by_object[o][0].frame):
-        if oid in infos:
-            info = infos[oid]
-            verbs = _body_verbs(by_object[oid], info)
-            if verbs:
-                groups.setdefault((info.material, info.kind, verbs), []).append(oid)
     clauses: list[str] = []
     floor_named = False
-    for (_, _, verbs), oids in groups.items():
+    for (_, _, verbs), oids in sounding_groups(plan, events).items():
         plural = len(oids) > 1
         phrases = []
         for key in verbs:

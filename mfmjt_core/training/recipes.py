@@ -22,6 +22,7 @@ from mfmjt_core.encoders.small import SmallEncoderConfig
 from mfmjt_core.model import AudioModel, MelCodecSpec, ModelSpec, SamplingDefaults, SmallEncodersSpec
 from mfmjt_core.model.file import rewrite_config
 from mfmjt_core.network import NetworkConfig, SequenceConfig
+from mfmjt_core.synth.prompts import TEMPLATES_ONLY, PromptMix
 from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, TrainConfig, apply_overrides
 
 
@@ -34,6 +35,8 @@ class Stage:
     # changes to the starting model's network, e.g. (("guidance_input", True),): the network is
     # rebuilt with them, the old weights load, the new parts keep their (zero) initialisation
     network: tuple[tuple[str, object], ...] = ()
+    # how many rows see a user's phrasing instead of the template caption (`synth/prompts.py`)
+    prompts: PromptMix = TEMPLATES_ONLY
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,11 @@ EMBEDDED_SOURCE = "@embedded"
 # Measured in docs/training.md, "Text conditioning".
 NOISE_SHIFTED_MU = 1.2
 
+# Half the text the training-on stages read is phrased as users type it ("metal ball bouncing",
+# with filler words, or made-up words only): trained on the templates alone, the model answered
+# prompts outside their phrasing with near silence once it had learned to read captions.
+USER_PROMPTS = PromptMix(user=0.35, filler=0.1, foreign=0.05)
+
 # The alignment probes' share of the loss (`probes.py`): the encoders start from random weights.
 PROBE_WEIGHT = 0.5
 
@@ -123,7 +131,7 @@ TINY_SYNTH = Recipe(
             objective=ObjectiveConfig(kind="meanflow", mu=NOISE_SHIFTED_MU, sigma=1.0, equal_fraction=0.5),
             optim=OptimConfig(lr=3e-4, warmup_steps=20, decay="cosine", min_lr_ratio=0.1, ema_decay=0.99),
             log_every=10, checkpoint_every=50,
-        ), init_from=EMBEDDED_SOURCE, optional=True),
+        ), init_from=EMBEDDED_SOURCE, optional=True, prompts=USER_PROMPTS),
         # Guidance as an input of the network (issue 18, item 1): from a finished model, the
         # network rebuilt with a guidance-scale embedding (zero at the start, so it starts out
         # as the model it came from) and trained with CFG folded into the MeanFlow target at a
@@ -135,7 +143,7 @@ TINY_SYNTH = Recipe(
                                       omega_range=(1.0, 3.0)),
             optim=OptimConfig(lr=3e-4, warmup_steps=20, decay="cosine", min_lr_ratio=0.1, ema_decay=0.99),
             log_every=10, checkpoint_every=50,
-        ), init_from=EMBEDDED_SOURCE, optional=True, network=(("guidance_input", True),)),
+        ), init_from=EMBEDDED_SOURCE, optional=True, network=(("guidance_input", True),), prompts=USER_PROMPTS),
     ),
     description="the embedded default model: small encoders + MM-DiT on the procedural world",
 )
@@ -212,14 +220,14 @@ def run_recipe(
             network = dataclasses.replace(recipe.spec.network, **dict(stage.network))
             model = AudioModel.create(dataclasses.replace(recipe.spec, network=network),
                                       generator=torch.Generator().manual_seed(config.seed))
-            task = SynthTask(model)
+            task = SynthTask(model, prompts=stage.prompts)
             mean, std = task.latent_statistics()
             with torch.no_grad():
                 model.net.latent_mean.copy_(mean.view(1, 1, -1))
                 model.net.latent_std.copy_(std.view(1, 1, -1))
         else:
             model = rebuilt(AudioModel.load(start_from), stage.network, seed=config.seed)
-            task = SynthTask(model)
+            task = SynthTask(model, prompts=stage.prompts)
             probes = start_from.parent / PROBES_FILE
             if probes.exists():  # fresh probes would send random gradients into trained encoders
                 task.auxiliary.load_state_dict(load_file(probes))
@@ -231,6 +239,7 @@ def run_recipe(
             **_earlier_training(model.spec, start_from),
             "recipe": recipe.name, "stage": stage.name, "steps": config.steps, "seed": config.seed,
             **({"guidance_input_range": list(guidance_range)} if guidance_range else {}),
+            **({"prompt_mix": dataclasses.asdict(stage.prompts)} if stage.prompts != TEMPLATES_ONLY else {}),
         })
         model.spec = spec
         previous = train(task, config, stage_dir, device=device, workers=workers,

@@ -6,7 +6,8 @@ timestamp at 8 and 25 fps exactly as the pipeline samples decoded files, resized
 encoders' frame size; audio becomes mel latents. Conditions are dropped per modality with the
 network's learned empty features, so the same model does video-to-audio, text-to-audio, both,
 and classifier-free guidance. With `objective.probe_weight > 0` the encoders also get the direct
-audio-visual signal of the alignment probes (`probes.py`).
+audio-visual signal of the alignment probes (`probes.py`). With `prompts` (a `PromptMix`) some
+rows are conditioned on the clip's sounds in a user's phrasing instead of the template caption.
 
 Frames get a faint per-pixel noise (std `frame_noise`, seeded by the row): generation sees frames
 decoded from H.264 files, whose compression noise (~0.006 mean absolute at 32 px) is as large as
@@ -26,10 +27,13 @@ import torch.nn.functional as F
 
 from mfmjt_core.model import AudioModel
 from mfmjt_core.network.adapter import AverageVelocity
+from mfmjt_core.synth.prompts import TEMPLATES_ONLY, PromptMix, training_prompt
 from mfmjt_core.training.draws import Draws
 from mfmjt_core.training.probes import AlignmentProbes, ProbeConfig
 from mfmjt_core.training.task_loss import drop_conditions, objective_loss
 from mfmjt_core.training.train_config import ObjectiveConfig
+
+_PROMPT_STREAM = 0x7072  # keeps the rows' prompt draws apart from every other seeded stream
 
 
 def frames_at(frames: np.ndarray, fps: Fraction, target_fps: int, duration: float) -> np.ndarray:
@@ -51,7 +55,8 @@ class SynthTask:
     """`TrainTask` over the synthetic world for an `AudioModel` with small encoders."""
 
     def __init__(
-        self, model: AudioModel, *, world_config=None, first_seed: int = 0, frame_noise: float = 0.003
+        self, model: AudioModel, *, world_config=None, first_seed: int = 0, frame_noise: float = 0.003,
+        prompts: PromptMix = TEMPLATES_ONLY,
     ) -> None:
         from mfmjt_core.synth.world_config import DEFAULT, WorldConfig
 
@@ -65,6 +70,7 @@ class SynthTask:
         self.duration = model.spec.window_s
         self.num_latents = self.codec.num_latents(self.duration)
         self.frame_noise = frame_noise
+        self.prompts = prompts
         enc = model.encoders
         self.auxiliary = AlignmentProbes(ProbeConfig(
             clip_dim=enc.clip_dim, sync_dim=enc.sync_dim, text_dim=enc.text_dim, latent_dim=self.codec.latent_dim,
@@ -87,7 +93,15 @@ class SynthTask:
         audio = torch.from_numpy(np.stack([c.audio for c in clips]))
         with torch.no_grad():
             latent = self.codec.encode(audio)[:, : self.num_latents]
-        return {"frames8": frames8, "frames25": frames25, "captions": [c.caption for c in clips], "latent": latent}
+        captions = [self._caption(c, i) for c, i in zip(clips, indices)]
+        return {"frames8": frames8, "frames25": frames25, "captions": captions, "latent": latent}
+
+    def _caption(self, clip, index: int) -> str:
+        """The row's text: the clip's template caption or, by `self.prompts`, a user's phrasing."""
+        if self.prompts == TEMPLATES_ONLY:
+            return clip.caption
+        rng = np.random.Generator(np.random.PCG64([self.first_seed, index, _PROMPT_STREAM]))
+        return training_prompt(clip.caption, clip.scene, clip.events, self.prompts, rng)
 
     def _frames(self, clip, index: int, fps: int) -> torch.Tensor:
         frames = _resize(frames_at(clip.frames, clip.fps, fps, self.duration), self.frame_size)

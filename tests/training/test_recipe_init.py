@@ -26,6 +26,7 @@ def test_a_stage_from_a_file_keeps_the_files_encoders(tmp_path, one_torch_thread
                                              "optim.warmup_steps=1"]})
     _, stored = read_model(exported)
     assert stored["encoders"]["config"]["text_layers"] == 1
+    assert stored["training"]["prompt_mix"] == {"user": 0.35, "filler": 0.1, "foreign": 0.05}
     model = AudioModel.load(exported)  # strict: the trained text encoder's weights fit its spec
     assert len(model.encoders.text.layers) == 1
 

@@ -171,3 +171,18 @@ def test_recipe_runs_its_stages_and_carries_the_probes(tmp_path):
     # the MeanFlow stage's probes continued from the flow-matching stage's file: two small steps away
     for key, value in load_file(tmp_path / "meanflow" / PROBES_FILE).items():
         assert (value - 0.125).abs().max() < 0.01, key
+
+
+def test_rows_read_user_prompts_by_the_mix_and_the_same_row_reads_the_same_text():
+    from mfmjt_core.synth.prompts import PromptMix
+
+    model = AudioModel.create(_spec(), generator=torch.Generator().manual_seed(0))
+    task = SynthTask(model, world_config=_world(), prompts=PromptMix(user=0.6, filler=0.2, foreign=0.1))
+    rows = list(range(40))
+    captions = [task.clip(i).caption for i in rows]
+    texts = task.batch(rows)["captions"]
+    assert texts == task.batch(rows)["captions"]  # a row's text is a function of its index
+    kept = sum(t == c for t, c in zip(texts, captions))
+    assert 0 < kept < 12  # 10% expected to keep the template
+    plain = SynthTask(model, world_config=_world())
+    assert plain.batch(rows[:8])["captions"] == captions[:8]
