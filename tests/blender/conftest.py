@@ -8,6 +8,7 @@ every test module here skips at import. Nothing below imports bpy at module leve
 from __future__ import annotations
 
 import importlib.util
+import os
 import shlex
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from blender_testing import EXTENSION_ID, MAIN_PYTHON, ROOT, DaemonProcess, daemon_command, load_build_module, new_scene
+
+_EXIT_STATUS = pytest.StashKey[int]()
 
 VIDEO_SCRIPT = """
 import sys
@@ -33,6 +36,20 @@ def frames(count):
 for path, num, den, count in [(sys.argv[1], 24, 1, 48), (sys.argv[2], 30, 1, 60), (sys.argv[3], 30000, 1001, 60)]:
     write_video(path, frames(count), Fraction(num, den))
 """
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """bpy 4.5 at times crashes (SIGSEGV, exit 139) in the interpreter's teardown after every test
+    has passed, which would fail `make test` for nothing: leave with pytest's own status first."""
+    if "bpy" in sys.modules and _EXIT_STATUS in config.stash:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(config.stash[_EXIT_STATUS])
 
 
 @pytest.fixture(scope="session", autouse=True)
