@@ -1,6 +1,6 @@
 """How much does a model listen to the caption? Measures on clips of the synthetic world.
 
-    python scripts/text_diagnostics.py [--model FILE] [--clips 32] [--split val] [--json OUT]
+    python scripts/text_diagnostics.py [--model FILE] [--clips 32] [--split val] [--phrasing user] [--json OUT]
 
 For each clip the one-step output (normalised latent, fixed noise per clip) is compared:
 
@@ -54,16 +54,23 @@ def _mean_estimate(model, noise, cond) -> torch.Tensor:
     return noise - u(noise, one, one, **cond)
 
 
-def _batch(task, seeds):
+def _batch(task, seeds, phrasing: str = "template"):
+    """The clips' batch; with phrasing "user" each caption is replaced by a user-style prompt
+    for the same clip (`synth/prompts.py`, seeded by the clip)."""
+    from mfmjt_core.synth.prompts import user_prompt
     from mfmjt_core.synth.world import make_clip
 
     clips = {i: make_clip(s, config=task.world) for i, s in enumerate(seeds)}
     task.clip = lambda index: clips[index]
-    return task.batch(list(range(len(seeds)))), list(clips.values())
+    batch = task.batch(list(range(len(seeds))))
+    if phrasing == "user":
+        batch["captions"] = [user_prompt(c.scene, c.events, np.random.default_rng(c.seed)) for c in clips.values()]
+    return batch, list(clips.values())
 
 
 @torch.no_grad()
-def diagnose(model_path: str | None, clips: int, split: str, start: int, material_clips: int) -> dict:
+def diagnose(model_path: str | None, clips: int, split: str, start: int, material_clips: int,
+             phrasing: str = "template") -> dict:
     from mfmjt_core.model import AudioModel
     from mfmjt_core.pipeline.generator import EMBEDDED_MODEL
     from mfmjt_core.synth.world import split_seeds
@@ -72,7 +79,7 @@ def diagnose(model_path: str | None, clips: int, split: str, start: int, materia
     path = Path(model_path) if model_path else EMBEDDED_MODEL
     model = AudioModel.load(path).eval()
     task = SynthTask(model)
-    batch, clip_list = _batch(task, split_seeds(split, clips, start=start))
+    batch, clip_list = _batch(task, split_seeds(split, clips, start=start), phrasing)
     f = task.features(batch)
     net = model.net
     b = clips
@@ -97,6 +104,7 @@ def diagnose(model_path: str | None, clips: int, split: str, start: int, materia
         "model": str(path),
         "clips": b,
         "split": split,
+        "phrasing": phrasing,
         "rms_output": _rms(both),
         "rms_swap_text": _rms(both - _one_step(model, noise, cond(idx, perm))),
         "rms_swap_video": _rms(both - _one_step(model, noise, cond(perm, idx))),
@@ -204,11 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start", type=int, default=0)
     p.add_argument("--material-clips", type=int, default=200,
                    help="train clips the material classifier is fitted on (0: skip the material accuracy)")
+    p.add_argument("--phrasing", default="template", choices=("template", "user"),
+                   help="the text requests read the clips' template captions or prompts in users' words")
     p.add_argument("--json", help="also write the numbers to this file")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    out = diagnose(args.model, args.clips, args.split, args.start, args.material_clips)
+    out = diagnose(args.model, args.clips, args.split, args.start, args.material_clips, args.phrasing)
     for k, v in out.items():
         print(f"{k:40s} {v:.4f}" if isinstance(v, float) else f"{k:40s} {v}")
     if args.json:

@@ -32,3 +32,22 @@ def test_text_diagnostics_measures_the_packaged_model(tmp_path, capsys):
     assert "rms_text_only_swap_text" in capsys.readouterr().out
     # the conditional-mean estimates (z - v(z, 1)) are measured for every condition
     assert {f"clip_spectrum_r2_{c}_mean_estimate" for c in ("text_only", "video_only", "unconditional")} <= set(numbers)
+
+
+def test_user_phrasing_replaces_every_caption_with_a_prompt_for_the_same_clip():
+    import torch
+
+    from mfmjt_core.model import AudioModel
+    from mfmjt_core.pipeline.generator import EMBEDDED_MODEL
+    from mfmjt_core.synth.world import split_seeds
+    from mfmjt_core.training.synth_task import SynthTask
+
+    module = _load()
+    task = SynthTask(AudioModel.load(EMBEDDED_MODEL))
+    seeds = split_seeds("val", 4)
+    with torch.no_grad():
+        batch, clips = module._batch(task, seeds, "user")
+    assert len(batch["captions"]) == 4
+    assert all(p != c.caption for p, c in zip(batch["captions"], clips) if c.events)
+    again, _ = module._batch(task, seeds, "user")
+    assert again["captions"] == batch["captions"]
