@@ -6,7 +6,8 @@
 The procedural world (`mfmjt_core/synth`) draws flat shapes and synthesises their sounds itself; a
 model trained on it should also be checked on clips it did not make. Here real Blender (the `bpy`
 wheel, headless) drops one or two balls onto a floor with Bullet rigid-body physics and renders
-them in perspective with its Workbench engine, at odd frame sizes and common frame rates. Each
+them side-on (the world's composition: a wall, a floor band, objects a tenth of the frame high)
+with its Workbench engine, at odd frame sizes and common frame rates. Each
 impact is found from the ball's simulated height (the instant it reaches the floor, between
 frames, from the free fall before it) and sounded as a decaying resonance with a short noise
 burst whose level follows the impact speed. OUT gets `bounce_NN.mp4` (H.264 + AAC) and
@@ -30,6 +31,8 @@ GRAVITY = 9.81
 SIZES = ((426, 240), (360, 270), (320, 180), (400, 300))
 FPS = ((24, 1.0), (25, 1.0), (30, 1.001), (30, 1.0))  # (fps, fps_base): 30 / 1.001 is NTSC
 SAMPLE_RATE = 48_000
+ORTHO_WIDTH = 4.0  # metres of the scene across the frame
+FLOOR_BAND = 0.18  # the floor's front face fills this share of the frame's height
 
 
 # -- inside Blender ---------------------------------------------------------------------------
@@ -56,17 +59,27 @@ def _render(out: Path, seed: int, seconds: float) -> dict:
     world.substeps_per_frame, world.solver_iterations = 20, 20
     world.point_cache.frame_start, world.point_cache.frame_end = scene.frame_start, scene.frame_end
 
-    bpy.ops.mesh.primitive_plane_add(size=30)
+    # The world's composition (a wall, a floor band along the bottom, objects a tenth of the frame
+    # high, seen side-on) made with other tools: an orthographic camera, Bullet, Workbench.
+    frame_h = ORTHO_WIDTH * height / width
+    bottom = -FLOOR_BAND * frame_h
+    bpy.ops.mesh.primitive_cube_add(size=1.0, location=(0.0, 0.0, -2.0))
     floor = bpy.context.object
-    floor.color = (*[rng.uniform(0.15, 0.45)] * 3, 1.0)
+    floor.scale = (30.0, 4.0, 4.0)  # top face at z = 0, front face the band
+    floor.color = (*[rng.uniform(0.2, 0.4)] * 3, 1.0)
     bpy.ops.rigidbody.object_add(type="PASSIVE")
     floor.rigid_body.restitution, floor.rigid_body.friction = 1.0, 0.5
+    bpy.ops.mesh.primitive_plane_add(size=30.0, location=(0.0, 2.5, 5.0), rotation=(math.radians(90), 0.0, 0.0))
+    wall = bpy.context.object
+    grey = rng.uniform(0.55, 0.8)  # pale and grey: only the balls are strongly coloured
+    wall.color = (grey, grey + 0.02, grey + 0.05, 1.0)
 
     balls = []
+    top = bottom + frame_h
     for k in range(rng.choice((1, 1, 2))):
-        radius = rng.uniform(0.18, 0.38)
-        drop = rng.uniform(0.8, 2.2)
-        x = rng.uniform(-0.9, 0.9) if k == 0 else -balls[0]["x"] * 0.8
+        radius = rng.uniform(0.1, 0.2)
+        drop = rng.uniform(0.5, top - 0.3 - 2 * radius)
+        x = rng.uniform(-1.2, 1.2) if k == 0 else -balls[0]["x"] * 0.8
         bpy.ops.mesh.primitive_uv_sphere_add(radius=radius, location=(x, 0.0, radius + drop), segments=32,
                                              ring_count=16)
         ball = bpy.context.object
@@ -84,14 +97,10 @@ def _render(out: Path, seed: int, seconds: float) -> dict:
             ball.keyframe_insert("rigid_body.kinematic", frame=1 + round(start * rate))
         balls.append({"object": ball, "radius": radius, "x": x, "z": []})
 
-    bpy.ops.object.camera_add(location=(0.0, -5.5, 1.3))
+    bpy.ops.object.camera_add(location=(0.0, -10.0, bottom + frame_h / 2), rotation=(math.radians(90), 0.0, 0.0))
     camera = bpy.context.object
-    camera.rotation_euler = (math.radians(88), 0.0, 0.0)  # level, the floor below the middle
-    camera.data.lens = 35.0
+    camera.data.type, camera.data.ortho_scale = "ORTHO", ORTHO_WIDTH
     scene.camera = camera
-    scene.world = bpy.data.worlds.new("backdrop")
-    grey = rng.uniform(0.45, 0.75)  # a pale backdrop: only the balls are strongly coloured
-    scene.world.color = (grey, grey + 0.02, grey + 0.06)
 
     for frame in range(scene.frame_start, scene.frame_end + 1):  # steps the simulation in order
         scene.frame_set(frame)

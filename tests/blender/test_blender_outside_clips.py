@@ -59,7 +59,8 @@ def test_the_ball_is_lowest_on_screen_at_each_impact(tmp_path):
         k = round(hit["time_s"] * rate)  # the frame nearest the impact
         lo, hi = max(0, k - 4), min(len(lowest), k + 5)
         window = lowest[lo:hi]
-        # the lowest the ball gets on screen in +-4 frames is within a frame of the impact (a fast
-        # ball's lowest frame may still be above the floor: frames sample the fall)
-        assert abs(lo + int(np.argmax(window)) - k) <= 1, (hit, window)
+        # within a frame of the impact the ball is as low as it gets in +-4 frames (to 3 px: a ball
+        # that stays down settles a little; a fast one's lowest frame may still be above the floor)
+        assert lowest[k - 1: k + 2].max() >= window.max() - 3, (hit, window)
         assert window.max() > window[0] + 5, (hit, window)  # it came down to it
+        assert lowest[k - 1: k + 2].max() > lowest[max(0, k - 2)] or k < 2, (hit, window)
