@@ -59,6 +59,8 @@ SCRIPT = textwrap.dedent('''
     import numpy as np
     from mfmjt_core.media.output_set import write_audio_set
     folder, how = Path(sys.argv[1]), sys.argv[2]
+    # as in a terminal: a shell's background job (`make test &`) starts with SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     paths = [folder / "take.wav", folder / "take_2.wav", folder / "take_3.wav"]
     takes = [np.full((1, 4000), 0.5, np.float32)] * 3
     def stop(temp):
