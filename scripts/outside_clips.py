@@ -149,15 +149,15 @@ def impact_sound(impacts: list[dict], seconds: float, seed: int):
     tail = np.arange(round(0.6 * SAMPLE_RATE)) / SAMPLE_RATE
     ring = sum(np.exp(-tail / (decay / k)) * np.sin(2 * np.pi * f0 * r * tail) / k for k, r in enumerate(ratios, 1))
     burst = rng.standard_normal(round(0.004 * SAMPLE_RATE)) * np.linspace(1, 0, round(0.004 * SAMPLE_RATE))
+    knock = ring.copy()
+    knock[: burst.size] += 0.5 * burst
     for hit in impacts:
         start = round(hit["time_s"] * SAMPLE_RATE)
         if start >= n:
             continue
         level = 0.7 * min(1.0, hit["speed"] / 5.0) ** 0.8
-        piece = ring.copy()
-        piece[: burst.size] += 0.5 * burst
-        end = min(n, start + piece.size)
-        audio[start:end] += level * piece[: end - start]
+        end = min(n, start + knock.size)
+        audio[start:end] += level * knock[: end - start]
     peak = np.abs(audio).max()
     if peak > 0.95:
         audio *= 0.95 / peak

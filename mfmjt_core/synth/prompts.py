@@ -90,7 +90,7 @@ def _object_phrase(info: ObjectInfo, count: int, verbs: tuple[str, ...], floor: 
     if tense == 0 and len(actions) == 1 and rng.random() < 0.3:  # "bouncing metal ball"
         return " ".join([actions[0]] + words)
     phrase = " ".join(words + [" and ".join(actions)])
-    if floor and rng.random() < 0.3 and any(k in ("bounce", "drop", "roll", "slide") for k in verbs):
+    if rng.random() < 0.3 and any(k in ("bounce", "drop", "roll", "slide") for k in verbs):
         phrase += _pick(rng, (" on ", " on a ")) + f"{floor} floor"
     return phrase
 

@@ -98,8 +98,6 @@ class SynthTask:
 
     def _caption(self, clip, index: int) -> str:
         """The row's text: the clip's template caption or, by `self.prompts`, a user's phrasing."""
-        if self.prompts == TEMPLATES_ONLY:
-            return clip.caption
         rng = np.random.Generator(np.random.PCG64([self.first_seed, index, _PROMPT_STREAM]))
         return training_prompt(clip.caption, clip.scene, clip.events, self.prompts, rng)
 
