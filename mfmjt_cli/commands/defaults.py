@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 
 NAME = "defaults"
-HELP = "show or set a model file's sampling defaults (steps, guidance, mode, temperature)"
-SETTABLE = ("steps", "guidance", "rescale", "temperature")
+HELP = "show or set a model file's sampling defaults (steps, guidance, mode, temperatures)"
+SETTABLE = ("steps", "guidance", "rescale", "temperature")  # a request may set each of these too
+DEFAULT_ONLY = ("text_temperature",)  # a request's --temperature overrides it
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         kind = {"int": int, "number": float}.get(f.kind, str)
         parser.add_argument(f"--{name}", type=kind, choices=f.choices or None,
                             help=f"new default: {f.help.split(' (')[0]}")
+    parser.add_argument("--text-temperature", type=float, dest="text_temperature",
+                        help="new default temperature of requests without a picture (prompt only)")
     parser.add_argument("--because", metavar="TEXT",
                         help="why (e.g. the `mfmjt eval clips` run that chose them); kept in the file")
 
@@ -36,13 +39,19 @@ def run(args: argparse.Namespace) -> int:
     from mfmjt_core.model.file import read_model, rewrite_config
     from mfmjt_schema.fields import FieldError, check_fields
 
-    new = {name: getattr(args, name) for name in SETTABLE if getattr(args, name) is not None}
+    new = {name: getattr(args, name) for name in SETTABLE + DEFAULT_ONLY if getattr(args, name) is not None}
     if not new:
         _, config = read_model(args.model)
         print(_describe(config))
         return 0
     try:
+        text_temperature = new.pop("text_temperature", None)
         new = check_fields(new)
+        if text_temperature is not None:  # the same range as a request's temperature
+            try:
+                new["text_temperature"] = check_fields({"temperature": text_temperature})["temperature"]
+            except FieldError as exc:
+                raise FieldError("text_temperature", exc.what) from None
     except FieldError as exc:
         print(f"mfmjt defaults: {exc}", file=sys.stderr)
         return 2
@@ -67,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 def _describe(config: dict) -> str:
     d, training = config.get("defaults", {}), config.get("training", {})
     lines = [f"{config.get('name')}: {config.get('objective')} model",
-             "defaults: " + ", ".join(f"{k} {d[k]}" for k in SETTABLE if k in d)]
+             "defaults: " + ", ".join(f"{k} {d[k]}" for k in SETTABLE + DEFAULT_ONLY if d.get(k) is not None)]
     if training.get("folded_guidance") is not None:
         lines.append(f"guidance folded into training: {training['folded_guidance']} (not applied again)")
     if training.get("defaults_from"):

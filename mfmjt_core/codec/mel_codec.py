@@ -160,8 +160,9 @@ class MelCodec(nn.Module, AudioCodec):
         # Centred framing of gl_length samples has one more frame (centred on the last sample):
         # repeat the last one.
         magnitude = torch.cat([magnitude, magnitude[..., -1:]], dim=-1)
-        wave = self.griffin_lim(magnitude, gl_length)
-        return wave[..., :length].clamp(-1.0, 1.0)
+        # Not clipped here: a louder-than-full-scale take is turned down whole, by one gain, once
+        # its windows are joined (`within_full_scale`); clipping would flatten its peaks for good.
+        return self.griffin_lim(magnitude, gl_length)[..., :length]
 
     def griffin_lim(self, magnitude: torch.Tensor, length: int) -> torch.Tensor:
         """STFT magnitude (B, n_freqs, F) -> waveform (B, length): fast Griffin-Lim (Perraudin et

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from mfmjt_core.errors import MfmjtError
+from mfmjt_core.media.levels import within_full_scale
 from mfmjt_core.model import SamplingSettings
 
 MODALITIES = ("video", "text", "both")
@@ -144,4 +145,5 @@ class BatchGenerator:
                                negative_text_f=empty_text.to(device))
             waves = codec.decode(net.unnormalize(x)).float().cpu().numpy()
         total = round(length * codec.sample_rate)
-        return [np.ascontiguousarray(fit_length(w, total), dtype=np.float32) for w in waves]
+        # as the generator's raw output (no ceiling): each take within full scale
+        return [np.ascontiguousarray(within_full_scale(fit_length(w, total)), dtype=np.float32) for w in waves]

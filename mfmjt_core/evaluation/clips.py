@@ -281,6 +281,7 @@ def codec_round_trip(generator, audio: np.ndarray) -> np.ndarray:
     import torch
 
     from mfmjt_core.media import resample
+    from mfmjt_core.media.levels import within_full_scale
     from mfmjt_core.pipeline.generator import WINDOW_OVERLAP_S
     from mfmjt_core.pipeline.windows import plan_windows, stitch, window_samples
 
@@ -296,7 +297,7 @@ def codec_round_trip(generator, audio: np.ndarray) -> np.ndarray:
             pieces.append(codec.decode(codec.encode(segment[None].to(generator.device))).float().cpu().numpy()[0])
     y = stitch(pieces, windows, native, x.size)
     y = y if native == SAMPLE_RATE else resample(y[None], native, SAMPLE_RATE)[0]
-    return fit_length_1d(y, audio.size)
+    return within_full_scale(fit_length_1d(y, audio.size))
 
 
 def _say(stream, text: str) -> None:

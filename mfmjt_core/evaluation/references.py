@@ -86,6 +86,8 @@ def codec_round_trip(model, audio: list[np.ndarray], batch_size: int = 16) -> li
     """Reference audio encoded and decoded by the model's codec (mono, native rate)."""
     import torch
 
+    from mfmjt_core.media.levels import within_full_scale
+
     codec = model.codec
     out: list[np.ndarray] = []
     with torch.no_grad():
@@ -94,5 +96,5 @@ def codec_round_trip(model, audio: list[np.ndarray], batch_size: int = 16) -> li
             n = max(a.size for a in chunk)
             batch = torch.from_numpy(np.stack([np.pad(a, (0, n - a.size)) for a in chunk]))
             waves = codec.decode(codec.encode(batch)).float().cpu().numpy()
-            out += [np.ascontiguousarray(w[:a.size], dtype=np.float32) for w, a in zip(waves, chunk)]
+            out += [np.ascontiguousarray(within_full_scale(w[:a.size])) for w, a in zip(waves, chunk)]
     return out

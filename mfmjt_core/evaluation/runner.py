@@ -291,7 +291,7 @@ def run_eval(settings: EvalSettings, *, progress_stream=None) -> EvalResult:
             scale = settings.guidance if settings.guidance is not None else g.model.spec.defaults.guidance
             scale = 1.0 if config.guidance == "off" else float(scale)
             temperature = (settings.temperature if settings.temperature is not None
-                           else g.model.spec.defaults.temperature)
+                           else g.model.spec.defaults.temperature_for(config.modality != "text"))
             run = _evaluate_run(config, g, batchers[config.model], infos[config.model], clips, scale,
                                 temperature, settings, classifier, ref_gauss, progress)
             result.runs.append(run)

@@ -89,6 +89,16 @@ def true_peak(wave: np.ndarray, sample_rate: int) -> float:
     return best
 
 
+def within_full_scale(wave: np.ndarray) -> np.ndarray:
+    """`wave` turned down by one static gain until no sample exceeds full scale (never up).
+
+    A decoder without a hard clip (Griffin-Lim) can overshoot; this keeps the shape where a clamp
+    would flatten the peaks. Requests with a ceiling get it from `apply_levels` instead."""
+    x = np.asarray(wave, dtype=np.float32)
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    return x if peak <= 1.0 else (x * np.float32(1.0 / peak)).astype(np.float32)
+
+
 def integrated_loudness(wave: np.ndarray, sample_rate: int) -> float | None:
     """BS.1770 integrated loudness of `wave` (C, N) in LUFS; None if too short or silent."""
     import pyloudnorm

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from mfmjt_core.codec.mel_codec import MelCodecConfig
@@ -37,7 +36,7 @@ class ModelSpec:
     def to_dict(self) -> dict:
         return {"name": self.name, "network": self.network.to_dict(), "encoders": self.encoders.to_dict(),
                 "codec": self.codec.to_dict(), "window_s": self.window_s, "objective": self.objective,
-                "defaults": dataclasses.asdict(self.defaults), "training": dict(self.training)}
+                "defaults": self.defaults.to_dict(), "training": dict(self.training)}
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelSpec:

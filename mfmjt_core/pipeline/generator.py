@@ -148,7 +148,7 @@ class Generator:
             "window_s": spec.window_s,
             "objective": spec.objective,
             "modalities": ["video", "text"],
-            "defaults": dataclasses.asdict(spec.defaults),
+            "defaults": spec.defaults.to_dict(),
             "device": str(self.device),
         }
 
@@ -209,10 +209,12 @@ class Generator:
 
     @staticmethod
     def _levels(audio: np.ndarray, request: GenerateRequest, timings: dict):
-        """Each take at the requested loudness and under the true-peak ceiling (both optional)."""
+        """Each take at the requested loudness and under the true-peak ceiling (both optional);
+        without either (the evaluation's raw output), still within full scale."""
+        from mfmjt_core.media.levels import apply_levels, within_full_scale
+
         if request.loudness is None and request.peak_ceiling is None:
-            return audio, ()
-        from mfmjt_core.media.levels import apply_levels
+            return np.stack([within_full_scale(take) for take in audio]), ()
 
         t0 = time.perf_counter()
         takes = [apply_levels(take, request.sample_rate, loudness=request.loudness,
@@ -285,7 +287,7 @@ class Generator:
         codec, net = model.codec, model.net
         n = codec.num_latents(w.duration)
         v = len(seeds)
-        settings = spec.defaults.resolve(request)
+        settings = spec.defaults.resolve(request, has_picture=request.video is not None)
         noise = starting_noise(seeds, n, codec.latent_dim, window=w.index, temperature=settings.temperature).to(
             self.device
         )

@@ -37,8 +37,18 @@ def test_show_then_set_with_the_reason(model, capsys):
     assert Generator.load(model).model.spec.defaults.temperature == 0.8  # what the daemon serves
 
 
+def test_the_text_temperature(model, capsys):
+    assert main(["defaults", str(model), "--text-temperature", "1.1", "--because", "eval synth, text rows"]) == 0
+    assert "text_temperature 1.1" in capsys.readouterr().out
+    _, config = read_model(model)
+    assert config["defaults"]["text_temperature"] == 1.1 and config["defaults"]["temperature"] == 1.0
+    from mfmjt_core.pipeline.generator import Generator
+
+    assert Generator.load(model).model.spec.defaults.temperature_for(False) == 1.1
+
+
 @pytest.mark.parametrize("args", [["--steps", "0", "--because", "x"], ["--guidance", "-1", "--because", "x"],
-                                  ["--steps", "4"]])
+                                  ["--text-temperature", "5", "--because", "x"], ["--steps", "4"]])
 def test_bad_values_or_no_reason_change_nothing(model, args, capsys):
     stat = os.stat(model)
     assert main(["defaults", str(model), *args]) == 2

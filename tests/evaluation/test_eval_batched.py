@@ -55,8 +55,8 @@ def test_larger_batches_agree_up_to_rounding(setup):
     one = BatchGenerator(generator, batch_size=1).generate(items, sampling)
     two = BatchGenerator(generator, batch_size=2).generate(items, sampling)
     for a, b in zip(one, two):
-        # tiny-random saturates at +-1, so a rounding difference can flip single samples
-        assert np.mean(a == b) > 0.95
+        # Griffin-Lim's phase search amplifies float rounding a little
+        assert np.corrcoef(a, b)[0, 1] > 0.99 and np.abs(a).max() <= 1.0 and np.abs(b).max() <= 1.0
 
 
 def test_sampling_rules():

@@ -7,7 +7,7 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from mfmjt_core.media.levels import apply_levels, integrated_loudness, true_peak
+from mfmjt_core.media.levels import apply_levels, integrated_loudness, true_peak, within_full_scale
 
 RATE = 48_000
 CEILING = 10 ** (-1 / 20)  # -1 dBTP
@@ -75,8 +75,19 @@ def test_the_generator_delivers_under_the_ceiling_and_reports_it():
         assert true_peak(take, RATE) <= CEILING * 1.0001
         assert level.to_json()["true_peak_dbtp"] <= -1.0
         assert level.loudness_lufs is None or level.loudness_lufs <= -20.0 + 0.01
-    for raw_take, take, level in zip(raw.audio, safe.audio, safe.levels):
-        np.testing.assert_allclose(take, raw_take * 10 ** (level.gain_db / 20), rtol=1e-5, atol=1e-7)
+    for raw_take, take in zip(raw.audio, safe.audio):  # each one static gain of the decoder's take
+        assert float(np.abs(raw_take).max()) <= 1.0  # the raw take too: within full scale
+        np.testing.assert_allclose(take / np.abs(take).max(), raw_take / np.abs(raw_take).max(), rtol=1e-5, atol=1e-6)
+
+
+def test_within_full_scale_turns_only_an_overshooting_take_down():
+    loud = _intersample_sine(seconds=0.5, amplitude=1.0) * np.float32(1.7)
+    safe = within_full_scale(loud)
+    assert float(np.abs(safe).max()) == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(safe * np.abs(loud).max(), loud, rtol=1e-5, atol=1e-6)  # one gain, same shape
+    quiet = loud * np.float32(0.5)
+    assert within_full_scale(quiet) is not None and np.array_equal(within_full_scale(quiet), quiet)
+    assert within_full_scale(np.zeros((2, 0), np.float32)).shape == (2, 0)
 
 
 def test_the_evaluation_scores_raw_output(tmp_path):

@@ -84,6 +84,21 @@ def test_defaults_fill_only_what_the_request_leaves_open():
     assert not SamplingSettings(1, 1.0, "plain").guided and not SamplingSettings(1, 3.0, "none").guided
 
 
+def test_a_request_without_a_picture_takes_the_text_temperature():
+    defaults = SamplingDefaults(steps=1, guidance=1.0, rescale="zero_star", temperature=0.75, text_temperature=1.0)
+
+    class Request:
+        steps = guidance = rescale = temperature = None
+
+    assert defaults.resolve(Request()).temperature == 0.75
+    assert defaults.resolve(Request(), has_picture=False).temperature == 1.0
+    Request.temperature = 0.5  # the request's own value wins either way
+    assert defaults.resolve(Request(), has_picture=False).temperature == 0.5
+    plain = SamplingDefaults(temperature=0.75)  # files without one: the one temperature for all
+    assert plain.temperature_for(False) == 0.75 and "text_temperature" not in plain.to_dict()
+    assert SamplingDefaults(**defaults.to_dict()) == defaults
+
+
 def test_samplers_follow_the_objective_unless_named():
     assert sampler_for("meanflow") is sampling_module.sample
     assert sampler_for("fm") is sampling_module.sample_euler
