@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "'fm25-*' or '*-text' (default: default)")
     p.add_argument("--guidance", type=float, help="guidance scale of guided runs (default: each model's)")
     p.add_argument("--temperature", type=float,
-                   help="scale of the starting noise of every run (default: each model's)")
+                   help="scale of the starting noise of every run (default: each model's; "
+                        "for text-only runs its text temperature, where it has one)")
     p.add_argument("--rtf-clips", type=int, default=2,
                    help="clips timed one request at a time for RTF (default 2)")
     p.add_argument("--figure-clips", type=int, default=3, help="clips in the figure (default 3)")

@@ -48,12 +48,20 @@ class MelCodecConfig:
     # 8 s benchmark signal (80 mels): 16 iterations 5.78 dB, 24: 5.73 dB.
     griffin_lim_iters: int = 16
     griffin_lim_momentum: float = 0.99
+    # The loudest natural-log mel per band of the audio the model was trained on (None: no
+    # ceiling; `mel_ceiling.py` measures it). A one-step sample can put a band 30 dB above
+    # anything in its data at an impact; decoding caps each band there, so the take keeps the
+    # data's loudness instead of overshooting full scale (and then being turned down whole).
+    log_mel_ceiling: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.stack < 1 or self.griffin_lim_iters < 1 or self.mel_inverse_iters < 0:
             raise ValueError("need stack >= 1, griffin_lim_iters >= 1, mel_inverse_iters >= 0")
         if not 0.0 <= self.griffin_lim_momentum < 1.0:
             raise ValueError("griffin_lim_momentum must be in [0, 1)")
+        if self.log_mel_ceiling is not None and len(self.log_mel_ceiling) != self.n_mels:
+            raise ValueError(f"log_mel_ceiling needs one value per band ({self.n_mels}), "
+                             f"got {len(self.log_mel_ceiling)}")
 
     @property
     def mel(self) -> MelConfig:
@@ -83,6 +91,9 @@ class MelCodec(nn.Module, AudioCodec):
         spread = basis.T / basis.sum(dim=0).clamp(min=1e-8)[:, None]
         self.register_buffer("mel_spread", spread / basis.sum(dim=1)[None, :], persistent=False)
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+        ceiling = config.log_mel_ceiling
+        self.register_buffer("ceiling", None if ceiling is None else torch.tensor(ceiling)[:, None],
+                             persistent=False)
 
     @property
     def sample_rate(self) -> int:
@@ -132,6 +143,11 @@ class MelCodec(nn.Module, AudioCodec):
         frames = latent.reshape(batch, length * cfg.stack, cfg.n_mels).transpose(1, 2)
         return frames * cfg.norm_std + cfg.norm_mean
 
+    def decoded_log_mel(self, latent: torch.Tensor) -> torch.Tensor:
+        """The log-mel `decode` renders: the latent's, capped band by band at the ceiling."""
+        log_mel = self.latent_to_log_mel(latent)
+        return log_mel if self.ceiling is None else torch.minimum(log_mel, self.ceiling.to(log_mel))
+
     def mel_to_magnitude(self, mel: torch.Tensor) -> torch.Tensor:
         """Linear mel (B, n_mels, F) -> non-negative STFT magnitude (B, n_freqs, F)."""
         basis = self.mel_basis
@@ -149,7 +165,7 @@ class MelCodec(nn.Module, AudioCodec):
         """(B, N, latent_dim) -> waveform (B, N * samples_per_latent) by Griffin-Lim."""
         check_latent(latent, self.latent_dim)
         cfg = self.config
-        magnitude = self.mel_to_magnitude(self.latent_to_log_mel(latent.to(self.window)).exp())
+        magnitude = self.mel_to_magnitude(self.decoded_log_mel(latent.to(self.window)).exp())
         length = latent.shape[1] * self.samples_per_latent
         # Griffin-Lim re-analyses with reflect padding, which needs more than n_fft / 2 samples:
         # very short clips get silent frames appended (trimmed off again below).

@@ -133,7 +133,7 @@ def render_markdown(result: EvalResult) -> str:
              f"16 kHz mono; {n_onsets} scored onsets, {n_impacts} impacts. Generation seed = clip seed; "
              "guided runs use each model's default scale"
              + (f" (overridden: {st.guidance})" if st.guidance is not None else "")
-             + "; starting noise at each model's default temperature"
+             + "; starting noise at each model's default temperature (text-only runs: its text temperature)"
              + (f" (overridden: {st.temperature})" if st.temperature is not None else "") + ".", ""]
     lines += ["## Reference rows (ceilings)", "",
               "What a perfect generator would score with these detectors (reference audio; its Fréchet "

@@ -83,6 +83,27 @@ def test_a_loud_latent_decodes_without_flat_tops(codec):
     assert int((out.abs() >= 0.999 * peak).sum()) <= 2  # a clamp leaves dozens of samples at 1.0
 
 
+def test_the_log_mel_ceiling_caps_each_band_and_nothing_below_it():
+    wave = impact_noise_signal(1.0, 16000, torch.Generator().manual_seed(4))[None]
+    wave = wave / wave.abs().max()
+    plain = MelCodec(MelCodecConfig(n_mels=32))
+    latent = plain.encode(wave)
+    log_mel = plain.latent_to_log_mel(latent)
+    ceiling = tuple((log_mel[0].amax(dim=-1) - 0.5).tolist())  # half a nat below the loudest, per band
+    capped = MelCodec(MelCodecConfig(n_mels=32, log_mel_ceiling=ceiling))
+    expected = torch.minimum(log_mel, torch.tensor(ceiling)[:, None])
+    torch.testing.assert_close(capped.decoded_log_mel(latent), expected, rtol=0, atol=0)
+    assert not torch.equal(expected, log_mel)
+    torch.testing.assert_close(plain.decoded_log_mel(latent), log_mel, rtol=0, atol=0)
+    # (Griffin-Lim's phase search turns a rounding difference into a different waveform, so the
+    # decoded audio is compared only where the cap changes nothing: exactly equal there.)
+    quiet = latent - 1.0
+    torch.testing.assert_close(capped.decode(quiet), plain.decode(quiet), rtol=0, atol=0)
+    assert not torch.equal(capped.decode(latent), plain.decode(latent))
+    with pytest.raises(ValueError, match="one value per band"):
+        MelCodecConfig(n_mels=32, log_mel_ceiling=(0.0,) * 31)
+
+
 def test_more_griffin_lim_iterations_do_not_hurt():
     wave = impact_noise_signal(2.0, 16000, torch.Generator().manual_seed(3))[None]
     lsds = []

@@ -1,0 +1,56 @@
+"""The mel codec's log-mel ceiling: measured on data, stored in a model file, the recipe's own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mfmjt_core.codec.mel_ceiling import measure_log_mel_ceiling, set_model_ceiling, world_log_mel_ceiling
+from mfmjt_core.codec.mel_codec import MelCodec, MelCodecConfig
+from mfmjt_core.model import AudioModel, tiny_random_spec
+
+
+def test_no_frame_of_the_measured_audio_is_capped():
+    rng = np.random.default_rng(0)
+    waves = [rng.normal(0, s, 16000).astype(np.float32) for s in (0.01, 0.3, 0.05)]
+    plain = MelCodec(MelCodecConfig(n_mels=32))
+    ceiling = measure_log_mel_ceiling(plain, waves)
+    assert len(ceiling) == 32
+    capped = MelCodec(MelCodecConfig(n_mels=32, log_mel_ceiling=ceiling))
+    for wave in waves:
+        latent = plain.encode(torch.from_numpy(wave)[None])
+        torch.testing.assert_close(capped.decode(latent), plain.decode(latent))
+    loudest = plain.latent_to_log_mel(plain.encode(torch.from_numpy(waves[1])[None]))[0].amax(dim=-1)
+    np.testing.assert_allclose(ceiling, loudest.numpy(), atol=1.01e-3)  # the loudest clip sets it
+    with pytest.raises(ValueError, match="no audio"):
+        measure_log_mel_ceiling(plain, [])
+
+
+def test_a_model_file_takes_the_ceiling_and_the_generator_decodes_with_it(tmp_path):
+    from mfmjt_core.pipeline.generator import Generator
+
+    spec = tiny_random_spec()
+    path = AudioModel.create(spec, generator=torch.Generator().manual_seed(0)).save(tmp_path / "m.safetensors")
+    before = Generator.load(path).generate(prompt="rain", duration=1.0, seed=1, peak_ceiling=None).audio
+    ceiling = (-3.0,) * spec.codec.config.n_mels
+    config = set_model_ceiling(path, ceiling, "test")
+    assert config["codec"]["config"]["log_mel_ceiling"] == list(ceiling)
+    assert config["training"]["log_mel_ceiling_from"]["because"] == "test"
+    generator = Generator.load(path)
+    assert generator.model.codec.config.log_mel_ceiling == ceiling
+    after = generator.generate(prompt="rain", duration=1.0, seed=1, peak_ceiling=None).audio
+    assert not np.allclose(before, after)  # an untrained model's takes are far louder than -3 nats
+    set_model_ceiling(path, None, "removed")
+    assert Generator.load(path).model.codec.config.log_mel_ceiling is None
+    np.testing.assert_array_equal(Generator.load(path).generate(prompt="rain", duration=1.0, seed=1,
+                                                                peak_ceiling=None).audio, before)
+
+
+@pytest.mark.timeout(300)
+def test_the_recipes_ceiling_is_the_worlds_loudest():
+    from mfmjt_core.training.recipes import WORLD_LOG_MEL_CEILING, tiny_synth_spec
+
+    config = tiny_synth_spec().codec.config
+    assert config.log_mel_ceiling == WORLD_LOG_MEL_CEILING
+    assert world_log_mel_ceiling(config, 400) == WORLD_LOG_MEL_CEILING
