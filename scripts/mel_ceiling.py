@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mfmjt_core.codec.mel_ceiling import set_model_ceiling, world_log_mel_ceiling
-from mfmjt_core.model.file import read_model
+from mfmjt_core.codec.mel_ceiling import world_log_mel_ceiling
+from mfmjt_core.model.file import read_model, set_mel_ceiling
 from mfmjt_core.model.parts import codec_from_dict
 
 
@@ -28,11 +28,11 @@ def main(argv=None) -> int:
         print(f"{args.model}: its codec is {codec.kind}, not the mel codec", file=sys.stderr)
         return 2
     if args.remove:
-        set_model_ceiling(args.model, None, "removed (scripts/mel_ceiling.py --remove)")
+        set_mel_ceiling(args.model, None, "removed (scripts/mel_ceiling.py --remove)")
         print(f"{args.model}: no log-mel ceiling")
         return 0
     ceiling = world_log_mel_ceiling(codec.config, args.clips)
-    set_model_ceiling(args.model, ceiling, f"scripts/mel_ceiling.py: the world's train split, {args.clips} clips")
+    set_mel_ceiling(args.model, ceiling, f"scripts/mel_ceiling.py: the world's train split, {args.clips} clips")
     print(f"{args.model}: log-mel ceiling {min(ceiling):.3f} .. {max(ceiling):.3f} nats over {len(ceiling)} bands")
     return 0
 

@@ -2,14 +2,13 @@
 
 Measured once on the training data and stored in the codec's config (`log_mel_ceiling`), it
 caps what a sample may ask the decoder for: nothing louder, band by band, than the data ever
-was. `set_model_ceiling` writes it into one of our model files (`scripts/mel_ceiling.py`).
+was. `mfmjt_core.model.file.set_mel_ceiling` writes it into one of our model files
+(`scripts/mel_ceiling.py`).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import time
 from collections.abc import Iterable
 
 import numpy as np
@@ -39,21 +38,3 @@ def world_log_mel_ceiling(config: MelCodecConfig, clips: int = 400, *, split: st
 
     codec = MelCodec(config)
     return measure_log_mel_ceiling(codec, (clip.audio for clip in iter_clips(split, clips, with_frames=False)))
-
-
-def set_model_ceiling(path: str | os.PathLike, ceiling: tuple[float, ...] | None, because: str) -> dict:
-    """Write `ceiling` into the mel codec config of model file `path` (None removes it); the
-    reason goes into its training record. Returns the new config."""
-    from mfmjt_core.model.file import rewrite_config
-
-    def change(config: dict) -> dict:
-        codec = config.get("codec", {})
-        if codec.get("kind") != "mel":
-            raise ValueError(f"{path}: only our mel codec has a log-mel ceiling (this model's: {codec.get('kind')})")
-        codec.setdefault("config", {})["log_mel_ceiling"] = None if ceiling is None else list(ceiling)
-        MelCodecConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in codec["config"].items()})
-        config.setdefault("training", {})["log_mel_ceiling_from"] = {
-            "because": because, "at": time.strftime("%Y-%m-%d %H:%M:%S")}
-        return config
-
-    return rewrite_config(path, change)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -59,3 +60,21 @@ def rewrite_config(path: str | os.PathLike, change) -> dict:
     new = change(json.loads(json.dumps(config)))
     save_model(path, tensors, new)
     return new
+
+
+def set_mel_ceiling(path: str | os.PathLike, ceiling: tuple[float, ...] | None, because: str) -> dict:
+    """Write `ceiling` into the mel codec config of model file `path` (None removes it); the
+    reason goes into its training record. Returns the new config."""
+    from mfmjt_core.codec.mel_codec import MelCodecConfig
+
+    def change(config: dict) -> dict:
+        codec = config.get("codec", {})
+        if codec.get("kind") != "mel":
+            raise ValueError(f"{path}: only our mel codec has a log-mel ceiling (this model's: {codec.get('kind')})")
+        codec.setdefault("config", {})["log_mel_ceiling"] = None if ceiling is None else list(ceiling)
+        MelCodecConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in codec["config"].items()})
+        config.setdefault("training", {})["log_mel_ceiling_from"] = {
+            "because": because, "at": time.strftime("%Y-%m-%d %H:%M:%S")}
+        return config
+
+    return rewrite_config(path, change)

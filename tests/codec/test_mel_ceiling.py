@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from mfmjt_core.codec.mel_ceiling import measure_log_mel_ceiling, set_model_ceiling, world_log_mel_ceiling
+from mfmjt_core.codec.mel_ceiling import measure_log_mel_ceiling, world_log_mel_ceiling
 from mfmjt_core.codec.mel_codec import MelCodec, MelCodecConfig
 from mfmjt_core.model import AudioModel, tiny_random_spec
+from mfmjt_core.model.file import set_mel_ceiling
 
 
 def test_no_frame_of_the_measured_audio_is_capped():
@@ -34,14 +35,14 @@ def test_a_model_file_takes_the_ceiling_and_the_generator_decodes_with_it(tmp_pa
     path = AudioModel.create(spec, generator=torch.Generator().manual_seed(0)).save(tmp_path / "m.safetensors")
     before = Generator.load(path).generate(prompt="rain", duration=1.0, seed=1, peak_ceiling=None).audio
     ceiling = (-3.0,) * spec.codec.config.n_mels
-    config = set_model_ceiling(path, ceiling, "test")
+    config = set_mel_ceiling(path, ceiling, "test")
     assert config["codec"]["config"]["log_mel_ceiling"] == list(ceiling)
     assert config["training"]["log_mel_ceiling_from"]["because"] == "test"
     generator = Generator.load(path)
     assert generator.model.codec.config.log_mel_ceiling == ceiling
     after = generator.generate(prompt="rain", duration=1.0, seed=1, peak_ceiling=None).audio
     assert not np.allclose(before, after)  # an untrained model's takes are far louder than -3 nats
-    set_model_ceiling(path, None, "removed")
+    set_mel_ceiling(path, None, "removed")
     assert Generator.load(path).model.codec.config.log_mel_ceiling is None
     np.testing.assert_array_equal(Generator.load(path).generate(prompt="rain", duration=1.0, seed=1,
                                                                 peak_ceiling=None).audio, before)
@@ -54,3 +55,19 @@ def test_the_recipes_ceiling_is_the_worlds_loudest():
     config = tiny_synth_spec().codec.config
     assert config.log_mel_ceiling == WORLD_LOG_MEL_CEILING
     assert world_log_mel_ceiling(config, 400) == WORLD_LOG_MEL_CEILING
+
+
+def test_the_script_writes_and_removes_the_worlds_ceiling(tmp_path, capsys):
+    from tests.script_loading import load_script
+
+    script = load_script("mel_ceiling")
+    spec = tiny_random_spec()
+    path = AudioModel.create(spec, generator=torch.Generator().manual_seed(0)).save(tmp_path / "m.safetensors")
+    assert script.main([str(path), "--clips", "4"]) == 0
+    assert "log-mel ceiling" in capsys.readouterr().out
+    from mfmjt_core.pipeline.generator import Generator
+
+    expected = world_log_mel_ceiling(spec.codec.config, 4)
+    assert Generator.load(path).model.codec.config.log_mel_ceiling == expected
+    assert script.main([str(path), "--remove"]) == 0
+    assert Generator.load(path).model.codec.config.log_mel_ceiling is None
