@@ -65,14 +65,14 @@ def rewrite_config(path: str | os.PathLike, change) -> dict:
 def set_mel_ceiling(path: str | os.PathLike, ceiling: tuple[float, ...] | None, because: str) -> dict:
     """Write `ceiling` into the mel codec config of model file `path` (None removes it); the
     reason goes into its training record. Returns the new config."""
-    from mfmjt_core.codec.mel_codec import MelCodecConfig
+    from mfmjt_core.model.parts import codec_from_dict
 
     def change(config: dict) -> dict:
         codec = config.get("codec", {})
         if codec.get("kind") != "mel":
             raise ValueError(f"{path}: only our mel codec has a log-mel ceiling (this model's: {codec.get('kind')})")
         codec.setdefault("config", {})["log_mel_ceiling"] = None if ceiling is None else list(ceiling)
-        MelCodecConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in codec["config"].items()})
+        codec_from_dict(codec)  # the file must stay loadable (one value per band)
         config.setdefault("training", {})["log_mel_ceiling_from"] = {
             "because": because, "at": time.strftime("%Y-%m-%d %H:%M:%S")}
         return config
