@@ -13,7 +13,8 @@ import argparse
 NAME = "defaults"
 HELP = "show or set a model file's sampling defaults (steps, guidance, mode, temperatures)"
 SETTABLE = ("steps", "guidance", "rescale", "temperature")  # a request may set each of these too
-DEFAULT_ONLY = ("text_temperature",)  # a request's --temperature overrides it
+# Defaults of requests without a picture: a request's --temperature / --guidance override them.
+DEFAULT_ONLY = ("text_temperature", "text_guidance")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             help=f"new default: {f.help.split(' (')[0]}")
     parser.add_argument("--text-temperature", type=float, dest="text_temperature",
                         help="new default temperature of requests without a picture (prompt only)")
+    parser.add_argument("--text-guidance", type=float, dest="text_guidance",
+                        help="new default guidance scale of requests without a picture (prompt only)")
     parser.add_argument("--because", metavar="TEXT",
                         help="why (e.g. the `mfmjt eval clips` run that chose them); kept in the file")
 
@@ -45,13 +48,14 @@ def run(args: argparse.Namespace) -> int:
         print(_describe(config))
         return 0
     try:
-        text_temperature = new.pop("text_temperature", None)
+        text_only = {name: new.pop(name) for name in DEFAULT_ONLY if name in new}
         new = check_fields(new)
-        if text_temperature is not None:  # the same range as a request's temperature
+        for name, value in text_only.items():  # the same range as the request field it stands in for
+            field_name = name.removeprefix("text_")
             try:
-                new["text_temperature"] = check_fields({"temperature": text_temperature})["temperature"]
+                new[name] = check_fields({field_name: value})[field_name]
             except FieldError as exc:
-                raise FieldError("text_temperature", exc.what) from None
+                raise FieldError(name, exc.what) from None
     except FieldError as exc:
         print(f"mfmjt defaults: {exc}", file=sys.stderr)
         return 2

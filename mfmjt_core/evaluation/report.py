@@ -115,6 +115,7 @@ def _model_lines(result: EvalResult) -> list[str]:
                      f"{info['parameters']:,} network parameters, defaults {d['steps']} step(s), guidance "
                      f"{d['guidance']} {d['rescale']}, temperature {d.get('temperature', 1.0)}"
                      + (f" (text only: {d['text_temperature']})" if d.get("text_temperature") is not None else "")
+                     + (f", text-only guidance {d['text_guidance']}" if d.get("text_guidance") is not None else "")
                      + "; "
                      f"training {json.dumps(info['training']) or '{}'}")
     return lines

@@ -288,10 +288,12 @@ def run_eval(settings: EvalSettings, *, progress_stream=None) -> EvalResult:
     try:
         for config in runs:
             g = generators[config.model]
-            scale = settings.guidance if settings.guidance is not None else g.model.spec.defaults.guidance
+            has_picture = config.modality != "text"
+            scale = (settings.guidance if settings.guidance is not None
+                     else g.model.spec.defaults.guidance_for(has_picture))
             scale = 1.0 if config.guidance == "off" else float(scale)
             temperature = (settings.temperature if settings.temperature is not None
-                           else g.model.spec.defaults.temperature_for(config.modality != "text"))
+                           else g.model.spec.defaults.temperature_for(has_picture))
             run = _evaluate_run(config, g, batchers[config.model], infos[config.model], clips, scale,
                                 temperature, settings, classifier, ref_gauss, progress)
             result.runs.append(run)

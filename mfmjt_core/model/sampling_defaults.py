@@ -18,6 +18,10 @@ class SamplingDefaults:
     # nothing fixes when events happen, so a cooled one-step sample falls toward their average:
     # near silence (the embedded model at 0.75: median level -59 dB against the world's -28).
     text_temperature: float | None = None
+    # The guidance scale of requests without a picture (None: `guidance`). A caption alone pulls
+    # the sample less than a picture does, so it takes a stronger push toward its condition (the
+    # embedded model: Frechet 926 at 1.25 -> 686 at 3.0 on 64 validation clips, prompt only).
+    text_guidance: float | None = None
 
     def to_dict(self) -> dict:
         """The stored form: unset optional values left out (files without them read the same)."""
@@ -25,9 +29,11 @@ class SamplingDefaults:
 
     def temperature_for(self, has_picture: bool) -> float:
         """The default temperature of a request with or without a picture."""
-        if has_picture or self.text_temperature is None:
-            return self.temperature
-        return self.text_temperature
+        return _with_or_without_picture(self.temperature, self.text_temperature, has_picture)
+
+    def guidance_for(self, has_picture: bool) -> float:
+        """The default guidance scale of a request with or without a picture."""
+        return _with_or_without_picture(self.guidance, self.text_guidance, has_picture)
 
     def resolve(self, request=None, *, has_picture: bool = True) -> SamplingSettings:
         """The settings one generation samples with: the request's own values where it sets
@@ -36,9 +42,14 @@ class SamplingDefaults:
             value = getattr(request, name, None)
             return default if value is None else value
 
-        return SamplingSettings(steps=pick("steps", self.steps), guidance=pick("guidance", self.guidance),
+        return SamplingSettings(steps=pick("steps", self.steps),
+                                guidance=pick("guidance", self.guidance_for(has_picture)),
                                 rescale=pick("rescale", self.rescale),
                                 temperature=pick("temperature", self.temperature_for(has_picture)))
+
+
+def _with_or_without_picture(value: float, text_value: float | None, has_picture: bool) -> float:
+    return value if has_picture or text_value is None else text_value
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,20 @@ def test_the_text_temperature(model, capsys):
     assert Generator.load(model).model.spec.defaults.temperature_for(False) == 1.1
 
 
+def test_the_text_guidance(model, capsys):
+    assert main(["defaults", str(model), "--text-guidance", "3", "--because", "eval synth, text rows"]) == 0
+    assert "text_guidance 3.0" in capsys.readouterr().out
+    _, config = read_model(model)
+    assert config["defaults"]["text_guidance"] == 3.0 and config["defaults"]["guidance"] == 2.0
+    from mfmjt_core.pipeline.generator import Generator
+
+    defaults = Generator.load(model).model.spec.defaults
+    assert defaults.guidance_for(False) == 3.0 and defaults.guidance_for(True) == 2.0
+
+
 @pytest.mark.parametrize("args", [["--steps", "0", "--because", "x"], ["--guidance", "-1", "--because", "x"],
-                                  ["--text-temperature", "5", "--because", "x"], ["--steps", "4"]])
+                                  ["--text-temperature", "5", "--because", "x"],
+                                  ["--text-guidance", "-1", "--because", "x"], ["--steps", "4"]])
 def test_bad_values_or_no_reason_change_nothing(model, args, capsys):
     stat = os.stat(model)
     assert main(["defaults", str(model), *args]) == 2

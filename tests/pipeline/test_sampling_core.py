@@ -99,6 +99,21 @@ def test_a_request_without_a_picture_takes_the_text_temperature():
     assert SamplingDefaults(**defaults.to_dict()) == defaults
 
 
+def test_a_request_without_a_picture_takes_the_text_guidance():
+    defaults = SamplingDefaults(steps=1, guidance=1.25, rescale="plain", text_guidance=3.0)
+
+    class Request:
+        steps = guidance = rescale = temperature = None
+
+    assert defaults.resolve(Request()).guidance == 1.25
+    assert defaults.resolve(Request(), has_picture=False) == SamplingSettings(1, 3.0, "plain", 1.0)
+    Request.guidance = 2.0  # the request's own scale wins either way
+    assert defaults.resolve(Request(), has_picture=False).guidance == 2.0
+    plain = SamplingDefaults(guidance=1.25)  # files without one: the one scale for all
+    assert plain.guidance_for(False) == 1.25 and "text_guidance" not in plain.to_dict()
+    assert SamplingDefaults(**defaults.to_dict()) == defaults
+
+
 def test_samplers_follow_the_objective_unless_named():
     assert sampler_for("meanflow") is sampling_module.sample
     assert sampler_for("fm") is sampling_module.sample_euler
