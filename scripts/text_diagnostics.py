@@ -17,6 +17,11 @@ pooled text features (raw and after the network's projection) show whether capti
 network as distinct vectors. Text-to-audio material accuracy: the text-only output decoded to
 audio, the evaluation's material classifier at the reference impact times (chance 0.25), and
 the material it sounds like at its own onsets ("heard", with its chance level).
+
+Named materials: prompts that name one material each ("a glass ball bounces on a stone floor"),
+generated as users get them (the model's defaults, several seeds), and the material each take
+sounds like; the share heard as the named one (chance 0.25) shows whether the words reach the
+timbre, not only the overall spectrum.
 """
 
 from __future__ import annotations
@@ -204,6 +209,31 @@ def _material_accuracy(model, text_only, both, clip_list, material_clips: int) -
     return result
 
 
+def named_materials(model_path: str | None, seeds: int, classifier) -> dict:
+    """Prompt-only takes of "a <material> ball bounces on a stone floor" with the model's own
+    defaults: for each material, the materials they sound like (counts over `seeds` seeds;
+    "none": no onsets), and the share heard as the named one."""
+    from mfmjt_core.evaluation.onsets import detect_onsets_db
+    from mfmjt_core.evaluation.scoring import SAMPLE_RATE, analysis_db, heard_material
+    from mfmjt_core.pipeline.generator import Generator
+    from mfmjt_core.synth import MATERIALS
+    from mfmjt_core.synth.vocab import MATERIAL_ADJECTIVES
+
+    generator = Generator.load(model_path)
+    heard: dict[str, dict[str, int]] = {}
+    for material in MATERIALS:
+        prompt = f"a {MATERIAL_ADJECTIVES[material]} ball bounces on a stone floor"
+        counts: dict[str, int] = {}
+        for seed in range(1, seeds + 1):
+            take = generator.generate(prompt=prompt, duration=8.0, seed=seed, sample_rate=SAMPLE_RATE, channels=1)
+            db = analysis_db(take.audio[0, 0])
+            answer = heard_material(db, detect_onsets_db(db), classifier) or "none"
+            counts[answer] = counts.get(answer, 0) + 1
+        heard[material] = counts
+    hits = sum(counts.get(m, 0) for m, counts in heard.items())
+    return {"named_material_accuracy": hits / (seeds * len(MATERIALS)), "named_material_heard": heard}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="model file (default: the embedded model)")
@@ -214,11 +244,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="train clips the material classifier is fitted on (0: skip the material accuracy)")
     p.add_argument("--phrasing", default="template", choices=("template", "user"),
                    help="the text requests read the clips' template captions or prompts in users' words")
+    p.add_argument("--named-seeds", type=int, default=6,
+                   help="takes per named material (0: skip; needs the material classifier)")
     p.add_argument("--json", help="also write the numbers to this file")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = diagnose(args.model, args.clips, args.split, args.start, args.material_clips, args.phrasing)
+    if args.named_seeds > 0 and args.material_clips > 0:
+        from mfmjt_core.evaluation.material_classifier import fit_on_world
+
+        out.update(named_materials(args.model, args.named_seeds, fit_on_world(args.material_clips, split="train")))
     for k, v in out.items():
         print(f"{k:40s} {v:.4f}" if isinstance(v, float) else f"{k:40s} {v}")
     if args.json:

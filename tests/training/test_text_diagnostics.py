@@ -51,3 +51,15 @@ def test_user_phrasing_replaces_every_caption_with_a_prompt_for_the_same_clip():
     assert all(p != c.caption for p, c in zip(batch["captions"], clips) if c.events)
     again, _ = module._batch(task, seeds, "user")
     assert again["captions"] == batch["captions"]
+
+
+@pytest.mark.timeout(300)
+def test_named_materials_hears_each_prompts_take():
+    from mfmjt_core.evaluation.material_classifier import fit_on_world
+    from mfmjt_core.synth import MATERIALS
+
+    result = _load().named_materials(None, 1, fit_on_world(40))
+    heard = result["named_material_heard"]
+    assert set(heard) == set(MATERIALS) and all(sum(c.values()) == 1 for c in heard.values())
+    assert set().union(*heard.values()) <= set(MATERIALS) | {"none"}
+    assert result["named_material_accuracy"] == sum(heard[m].get(m, 0) for m in MATERIALS) / len(MATERIALS)
