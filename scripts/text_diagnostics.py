@@ -74,8 +74,9 @@ def _batch(task, seeds, phrasing: str = "template"):
 
 
 @torch.no_grad()
-def diagnose(model_path: str | None, clips: int, split: str, start: int, material_clips: int,
+def diagnose(model_path: str | None, clips: int, split: str, start: int, classifier=None,
              phrasing: str = "template") -> dict:
+    """The measures above; the material accuracies only with a material classifier."""
     from mfmjt_core.model import AudioModel
     from mfmjt_core.pipeline.generator import EMBEDDED_MODEL
     from mfmjt_core.synth.world import split_seeds
@@ -146,8 +147,8 @@ def diagnose(model_path: str | None, clips: int, split: str, start: int, materia
         err = float((_mean_estimate(model, noise, c).mean(dim=1) - target).pow(2).mean())
         out[f"clip_spectrum_r2_{name}_mean_estimate"] = 1 - err / spread
     out.update(_caption_ceiling(task, clip_list, target, net))
-    if material_clips > 0:
-        out.update(_material_accuracy(model, text_only, both, clip_list, material_clips))
+    if classifier is not None:
+        out.update(_material_accuracy(model, text_only, both, clip_list, classifier))
     return out
 
 
@@ -193,11 +194,9 @@ def _caption_ceiling(task, clip_list, target: torch.Tensor, net, train_clips: in
     }
 
 
-def _material_accuracy(model, text_only, both, clip_list, material_clips: int) -> dict:
-    from mfmjt_core.evaluation.material_classifier import fit_on_world
+def _material_accuracy(model, text_only, both, clip_list, classifier) -> dict:
     from mfmjt_core.evaluation.scoring import ClipTruth, heard_material_accuracy, heard_material_chance, score_clip
 
-    classifier = fit_on_world(material_clips, split="train")
     result = {}
     for name, latent in (("text_only", text_only), ("video_and_text", both)):
         audio = model.codec.decode(model.net.unnormalize(latent)).numpy()
@@ -250,11 +249,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    out = diagnose(args.model, args.clips, args.split, args.start, args.material_clips, args.phrasing)
-    if args.named_seeds > 0 and args.material_clips > 0:
+    classifier = None
+    if args.material_clips > 0:  # fitted once for both material measures
         from mfmjt_core.evaluation.material_classifier import fit_on_world
 
-        out.update(named_materials(args.model, args.named_seeds, fit_on_world(args.material_clips, split="train")))
+        classifier = fit_on_world(args.material_clips, split="train")
+    out = diagnose(args.model, args.clips, args.split, args.start, classifier, args.phrasing)
+    if args.named_seeds > 0 and classifier is not None:
+        out.update(named_materials(args.model, args.named_seeds, classifier))
     for k, v in out.items():
         print(f"{k:40s} {v:.4f}" if isinstance(v, float) else f"{k:40s} {v}")
     if args.json:
