@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 
 NAME = "defaults"
-HELP = "show or set a model file's sampling defaults (steps, guidance, mode, temperatures)"
+HELP = "show or set a model file's sampling defaults (steps, guidance, mode, temperatures, median)"
 SETTABLE = ("steps", "guidance", "rescale", "temperature")  # a request may set each of these too
 # Defaults of requests without a picture: a request's --temperature / --guidance override them.
 DEFAULT_ONLY = ("text_temperature", "text_guidance")
+# How takes are decoded (no request field): the mel codec's median over time, in frames.
+DECODING = ("median_frames", "text_median_frames")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="new default temperature of requests without a picture (prompt only)")
     parser.add_argument("--text-guidance", type=float, dest="text_guidance",
                         help="new default guidance scale of requests without a picture (prompt only)")
+    parser.add_argument("--median-frames", type=int, dest="median_frames",
+                        help="running median over this many (odd) mel frames of each take's spectrum "
+                             "before decoding (1: none; mel codec only)")
+    parser.add_argument("--text-median-frames", type=int, dest="text_median_frames",
+                        help="the same for requests without a picture")
     parser.add_argument("--because", metavar="TEXT",
                         help="why (e.g. the `mfmjt eval clips` run that chose them); kept in the file")
 
@@ -42,12 +49,14 @@ def run(args: argparse.Namespace) -> int:
     from mfmjt_core.model.file import read_model, rewrite_config
     from mfmjt_schema.fields import FieldError, check_fields
 
-    new = {name: getattr(args, name) for name in SETTABLE + DEFAULT_ONLY if getattr(args, name) is not None}
+    new = {name: getattr(args, name) for name in SETTABLE + DEFAULT_ONLY + DECODING
+           if getattr(args, name) is not None}
     if not new:
         _, config = read_model(args.model)
         print(_describe(config))
         return 0
     try:
+        decoding = {name: new.pop(name) for name in DECODING if name in new}
         text_only = {name: new.pop(name) for name in DEFAULT_ONLY if name in new}
         new = check_fields(new)
         for name, value in text_only.items():  # the same range as the request field it stands in for
@@ -56,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
                 new[name] = check_fields({field_name: value})[field_name]
             except FieldError as exc:
                 raise FieldError(name, exc.what) from None
+        for name, value in decoding.items():
+            if value < 1 or value % 2 == 0:
+                raise FieldError(name, f"an odd number of frames >= 1, got {value}")
+            new[name] = value
     except FieldError as exc:
         print(f"mfmjt defaults: {exc}", file=sys.stderr)
         return 2
@@ -64,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     def change(config: dict) -> dict:
+        median = max(new.get(name) or 1 for name in DECODING)
+        if median > 1 and config.get("codec", {}).get("kind") != "mel":
+            raise ValueError(f"only the mel codec's takes can have a median over time "
+                             f"(this model's codec: {config.get('codec', {}).get('kind')})")
         old = dict(config.get("defaults", {}))
         config["defaults"] = {**old, **new}
         SamplingDefaults(**config["defaults"])  # the file must stay loadable
@@ -73,14 +90,19 @@ def run(args: argparse.Namespace) -> int:
         training["defaults_from"] = args.because
         return config
 
-    print(_describe(rewrite_config(args.model, change)))
+    try:
+        print(_describe(rewrite_config(args.model, change)))
+    except ValueError as exc:  # the file is left as it was
+        print(f"mfmjt defaults: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
 def _describe(config: dict) -> str:
     d, training = config.get("defaults", {}), config.get("training", {})
     lines = [f"{config.get('name')}: {config.get('objective')} model",
-             "defaults: " + ", ".join(f"{k} {d[k]}" for k in SETTABLE + DEFAULT_ONLY if d.get(k) is not None)]
+             "defaults: " + ", ".join(f"{k} {d[k]}" for k in SETTABLE + DEFAULT_ONLY + DECODING
+                                      if d.get(k) is not None)]
     if training.get("folded_guidance") is not None:
         lines.append(f"guidance folded into training: {training['folded_guidance']} (not applied again)")
     if training.get("defaults_from"):

@@ -55,6 +55,13 @@ class AudioCodec(abc.ABC):
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         """(B, N, latent_dim) latent -> (B, N * samples_per_latent) waveform."""
 
+    def median_over_time(self, latent: torch.Tensor, frames: int) -> torch.Tensor:
+        """The latent smoothed by a running median over `frames` time frames (1: unchanged);
+        only codecs whose latents are spectra (the mel codec) can take one."""
+        if frames == 1:
+            return latent
+        raise ValueError(f"{type(self).__name__} latents take no median over time (only the mel codec's)")
+
     @property
     def latent_rate(self) -> Fraction:
         """Latents per second (exact): 16 kHz MMAudio is 31.25, 44.1 kHz 44100/1024."""

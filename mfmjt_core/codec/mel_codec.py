@@ -79,6 +79,13 @@ class MelCodecConfig:
         )
 
 
+def running_median(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Median over `window` (odd) values along the last axis, edge values repeated."""
+    half = window // 2
+    padded = nn.functional.pad(x, (half, half), mode="replicate")
+    return padded.unfold(-1, window, 1).median(dim=-1).values
+
+
 class MelCodec(nn.Module, AudioCodec):
     """Log-mel latents (B, N, n_mels * stack); decoding needs no trained weights."""
 
@@ -142,6 +149,21 @@ class MelCodec(nn.Module, AudioCodec):
         batch, length, _ = latent.shape
         frames = latent.reshape(batch, length * cfg.stack, cfg.n_mels).transpose(1, 2)
         return frames * cfg.norm_std + cfg.norm_mean
+
+    def median_over_time(self, latent: torch.Tensor, frames: int) -> torch.Tensor:
+        """(B, N, latent_dim) latents whose log-mel is each band's running median over `frames`
+        (odd) mel frames. The normalisation and the ceiling are monotone, so filtering the latent
+        equals filtering the decoded log-mel; a step (an onset) stays where it is, while a level
+        that jumps for one frame and back is taken out."""
+        if frames < 1 or frames % 2 == 0:
+            raise ValueError(f"the median needs an odd number of frames >= 1, got {frames}")
+        if frames == 1:
+            return latent
+        cfg = self.config
+        batch, length, _ = latent.shape
+        mel = latent.reshape(batch, length * cfg.stack, cfg.n_mels).transpose(1, 2)
+        smooth = running_median(mel, frames)
+        return smooth.transpose(1, 2).reshape(batch, length, self.latent_dim)
 
     def decoded_log_mel(self, latent: torch.Tensor) -> torch.Tensor:
         """The log-mel `decode` renders: the latent's, capped band by band at the ceiling."""

@@ -26,14 +26,15 @@ MODALITIES = ("video", "text", "both")
 
 @dataclass(frozen=True)
 class Sampling:
-    """How to sample: steps, guidance scale and rescale mode, which conditions to give, and the
-    scale of the starting noise."""
+    """How to sample: steps, guidance scale and rescale mode, which conditions to give, the
+    scale of the starting noise, and the median window of the decoded spectrum."""
 
     steps: int
     guidance: float
     rescale: str  # none | plain | zero_star | std
     modality: str  # video (no prompt) | text (caption, no video) | both
     temperature: float = 1.0
+    median_frames: int = 1
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -44,7 +45,7 @@ class Sampling:
     @property
     def settings(self) -> SamplingSettings:
         return SamplingSettings(steps=self.steps, guidance=self.guidance, rescale=self.rescale,
-                                temperature=self.temperature)
+                                temperature=self.temperature, median_frames=self.median_frames)
 
     @property
     def guided(self) -> bool:
@@ -143,7 +144,8 @@ class BatchGenerator:
             cond = {"clip_f": clip_f.to(device), "sync_f": sync_f.to(device), "text_f": text_f.to(device)}
             x = sample_latents(net, spec.objective, cond, noise.to(device), sampling.settings,
                                negative_text_f=empty_text.to(device))
-            waves = codec.decode(net.unnormalize(x)).float().cpu().numpy()
+            latent = codec.median_over_time(net.unnormalize(x), sampling.median_frames)
+            waves = codec.decode(latent).float().cpu().numpy()
         total = round(length * codec.sample_rate)
         # as the generator's raw output (no ceiling): each take within full scale
         return [np.ascontiguousarray(within_full_scale(fit_length(w, total)), dtype=np.float32) for w in waves]

@@ -116,9 +116,18 @@ def _model_lines(result: EvalResult) -> list[str]:
                      f"{d['guidance']} {d['rescale']}, temperature {d.get('temperature', 1.0)}"
                      + (f" (text only: {d['text_temperature']})" if d.get("text_temperature") is not None else "")
                      + (f", text-only guidance {d['text_guidance']}" if d.get("text_guidance") is not None else "")
+                     + _median_note(d)
                      + "; "
                      f"training {json.dumps(info['training']) or '{}'}")
     return lines
+
+
+def _median_note(d: dict) -> str:
+    video, text = d.get("median_frames", 1), d.get("text_median_frames")
+    if video == 1 and text in (None, 1):
+        return ""
+    return (f", spectrum median over {video} frame(s)"
+            + (f" (text only: {text})" if text is not None and text != video else ""))
 
 
 def render_markdown(result: EvalResult) -> str:

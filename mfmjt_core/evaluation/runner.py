@@ -122,9 +122,10 @@ def describe_model(generator, source: str) -> dict:
     return info
 
 
-def _run_key(config: RunConfig, scale: float, temperature: float, duration: float) -> str:
+def _run_key(config: RunConfig, scale: float, temperature: float, duration: float, median_frames: int = 1) -> str:
     data = json.dumps([CACHE_VERSION, config.steps, config.rescale, scale, config.modality, duration,
-                       SAMPLE_RATE, "seed=clip seed"] + ([] if temperature == 1.0 else [temperature]))
+                       SAMPLE_RATE, "seed=clip seed"] + ([] if temperature == 1.0 else [temperature])
+                      + ([] if median_frames == 1 else [f"median={median_frames}"]))
     return f"{config.name}-{hashlib.sha256(data.encode()).hexdigest()[:10]}"
 
 
@@ -194,7 +195,10 @@ def _units(config: RunConfig, n_clips: int) -> float:
 
 def _evaluate_run(config, generator, batcher, info, clips, scale, temperature, settings, classifier, ref_gauss,
                   progress) -> RunResult:
-    folder = settings.out / "cache" / info["key"] / _run_key(config, scale, temperature, clips[0].duration_s)
+    # the model's own median window for the modality, as the generator applies it (not a request setting)
+    median_frames = generator.model.spec.defaults.median_frames_for(config.modality != "text")
+    folder = settings.out / "cache" / info["key"] / _run_key(config, scale, temperature, clips[0].duration_s,
+                                                             median_frames)
     items = [ClipInput(c.truth.seed, c.video, c.truth.caption, c.duration_s) for c in clips]
     files = {c.truth.seed: folder / f"{c.truth.seed}-{c.fingerprint}.wav" for c in clips}
     audio: dict[int, np.ndarray] = {}
@@ -223,7 +227,7 @@ def _evaluate_run(config, generator, batcher, info, clips, scale, temperature, s
     progress.advance(_units(config, settings.rtf_clips), f"{config.name} rtf")
     missing = [it for it in items if it.seed not in audio]
     per_clip = None
-    sampling = Sampling(config.steps, scale, config.rescale, config.modality, temperature)
+    sampling = Sampling(config.steps, scale, config.rescale, config.modality, temperature, median_frames)
     native = generator.model.codec.sample_rate
     if missing:
         t0 = time.perf_counter()

@@ -303,7 +303,8 @@ class Generator:
         x = sample_latents(net, spec.objective, cond, noise, settings, negative_text_f=uncond_text_f, check=check)
         t1 = time.perf_counter()
         progress("decode_audio", (w.index + 1) / num_windows)  # clients show the stage that runs
-        wave = decode_in_chunks(codec, net.unnormalize(x), cancel.raise_if_cancelled)
+        latent = codec.median_over_time(net.unnormalize(x), settings.median_frames)
+        wave = decode_in_chunks(codec, latent, cancel.raise_if_cancelled)
         timings["sample"] = timings.get("sample", 0.0) + t1 - t0
         timings["decode_audio"] = timings.get("decode_audio", 0.0) + time.perf_counter() - t1
         return wave.float().cpu().numpy()

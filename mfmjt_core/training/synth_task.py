@@ -37,7 +37,7 @@ _PROMPT_STREAM = 0x7072  # keeps the rows' prompt draws apart from every other s
 
 
 def frames_at(frames, fps: Fraction, target_fps: int, duration: float):
-    """The frame (of an array or tensor) shown at each instant k / target_fps in [0, duration): latest frame at or before."""
+    """The frame (of an array or tensor) shown at each instant k / target_fps in [0, duration): latest at or before."""
     count = int(duration * target_fps)
     index = np.floor(np.arange(count) * float(fps) / target_fps + 1e-9).astype(np.int64)
     return frames[np.minimum(index, len(frames) - 1)]

@@ -74,3 +74,27 @@ def test_not_a_model_file(tmp_path, capsys):
     assert main(["defaults", str(other), "--steps", "2", "--because", "x"]) != 0
     assert "cannot read model file" in capsys.readouterr().err
     assert other.read_bytes() == b"not a model"
+
+
+def test_the_spectrum_median(model, capsys):
+    assert main(["defaults", str(model), "--median-frames", "3", "--text-median-frames", "1",
+                 "--because", "eval synth, val"]) == 0
+    assert "median_frames 3, text_median_frames 1" in capsys.readouterr().out
+    from mfmjt_core.pipeline.generator import Generator
+
+    defaults = Generator.load(model).model.spec.defaults
+    assert defaults.median_frames_for(True) == 3 and defaults.median_frames_for(False) == 1
+    stat = os.stat(model)
+    assert main(["defaults", str(model), "--median-frames", "4", "--because", "x"]) == 2
+    assert "odd number of frames" in capsys.readouterr().err
+    assert os.stat(model).st_mtime_ns == stat.st_mtime_ns
+
+
+def test_no_spectrum_median_for_a_codec_without_spectra(model, capsys):
+    from mfmjt_core.model.file import rewrite_config
+
+    rewrite_config(model, lambda c: {**c, "codec": {**c["codec"], "kind": "vae"}})  # as a distilled student's
+    stat = os.stat(model)
+    assert main(["defaults", str(model), "--median-frames", "3", "--because", "x"]) == 2
+    assert "only the mel codec" in capsys.readouterr().err
+    assert os.stat(model).st_mtime_ns == stat.st_mtime_ns

@@ -65,3 +65,26 @@ def test_sampling_rules():
     assert Sampling(1, 2.0, "plain", "text").uses_text and not Sampling(1, 2.0, "plain", "text").uses_video
     with pytest.raises(ValueError):
         Sampling(1, 2.0, "plain", "audio")
+
+
+def test_the_models_spectrum_median_reaches_both_paths(setup, tmp_path):
+    """A model file whose defaults smooth takes with a picture (median over 3 frames) but not
+    prompt-only ones: the generator and the evaluation's batches decode the same takes."""
+    from mfmjt_core.model import AudioModel
+
+    generator, items = setup
+    spec = generator.model.spec
+    smoothed = AudioModel.create(spec)
+    smoothed.load_state_dict(generator.model.state_dict())
+    path = smoothed.save(tmp_path / "m.safetensors")
+    from mfmjt_cli.entry import main
+
+    assert main(["defaults", str(path), "--median-frames", "3", "--text-median-frames", "1", "--because", "test"]) == 0
+    median = Generator.load(path)
+    video, text = Sampling(1, 2.0, "plain", "video"), Sampling(1, 2.0, "plain", "text")
+    batched_video = BatchGenerator(median, batch_size=1).generate(items[:1], Sampling(1, 2.0, "plain", "video",
+                                                                                      median_frames=3))
+    np.testing.assert_array_equal(batched_video[0], _reference(median, items[0], video))
+    assert not np.allclose(batched_video[0], _reference(generator, items[0], video))  # the median changed it
+    # prompt only: no median, the take of the same network without one
+    np.testing.assert_array_equal(_reference(median, items[0], text), _reference(generator, items[0], text))

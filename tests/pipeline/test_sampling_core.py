@@ -172,3 +172,18 @@ def test_a_guidance_input_network_is_told_w_and_evaluated_once_per_step():
     assert (one - three).abs().max() > 1e-3  # the scale reaches the network
     torch.testing.assert_close(again, three, rtol=0, atol=0)  # no rescale mode applies: w is the guidance
     torch.testing.assert_close(unguided, one, rtol=0, atol=0)  # "none" asks for the conditional alone
+
+
+def test_a_request_without_a_picture_takes_the_text_median():
+    defaults = SamplingDefaults(steps=1, guidance=1.25, rescale="plain", median_frames=3, text_median_frames=1)
+
+    class Request:
+        steps = guidance = rescale = temperature = None
+
+    assert defaults.resolve(Request()).median_frames == 3
+    assert defaults.resolve(Request(), has_picture=False).median_frames == 1
+    assert SamplingDefaults(median_frames=5).median_frames_for(False) == 5  # one window for all
+    assert "median_frames" in defaults.to_dict() and SamplingDefaults(**defaults.to_dict()) == defaults
+    for bad in ({"median_frames": 2}, {"median_frames": 0}, {"text_median_frames": 4}):
+        with pytest.raises(ValueError, match="odd number of frames"):
+            SamplingDefaults(**bad)
