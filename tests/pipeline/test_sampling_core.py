@@ -73,27 +73,27 @@ def test_benchmark_samples_through_the_core_with_the_generators_rule(calls):
     torch.testing.assert_close(sample_latents(net, objective, cond, noise, auto), out, rtol=0, atol=0)
 
 
+class _Open:
+    """A request that leaves every sampling setting to the model unless given here."""
+
+    def __init__(self, **given) -> None:
+        self.steps = self.guidance = self.rescale = self.temperature = None
+        self.__dict__.update(given)
+
+
 def test_defaults_fill_only_what_the_request_leaves_open():
     defaults = SamplingDefaults(steps=1, guidance=2.0, rescale="zero_star", temperature=0.75)
-
-    class Request:
-        steps, guidance, rescale, temperature = 4, None, "none", None
-
-    assert defaults.resolve(Request()) == SamplingSettings(4, 2.0, "none", 0.75)
+    assert defaults.resolve(_Open(steps=4, rescale="none")) == SamplingSettings(4, 2.0, "none", 0.75)
     assert defaults.resolve(None) == SamplingSettings(1, 2.0, "zero_star", 0.75)
     assert not SamplingSettings(1, 1.0, "plain").guided and not SamplingSettings(1, 3.0, "none").guided
 
 
 def test_a_request_without_a_picture_takes_the_text_temperature():
     defaults = SamplingDefaults(steps=1, guidance=1.0, rescale="zero_star", temperature=0.75, text_temperature=1.0)
-
-    class Request:
-        steps = guidance = rescale = temperature = None
-
-    assert defaults.resolve(Request()).temperature == 0.75
-    assert defaults.resolve(Request(), has_picture=False).temperature == 1.0
-    Request.temperature = 0.5  # the request's own value wins either way
-    assert defaults.resolve(Request(), has_picture=False).temperature == 0.5
+    assert defaults.resolve(_Open()).temperature == 0.75
+    assert defaults.resolve(_Open(), has_picture=False).temperature == 1.0
+    # the request's own value wins either way
+    assert defaults.resolve(_Open(temperature=0.5), has_picture=False).temperature == 0.5
     plain = SamplingDefaults(temperature=0.75)  # files without one: the one temperature for all
     assert plain.temperature_for(False) == 0.75 and "text_temperature" not in plain.to_dict()
     assert SamplingDefaults(**defaults.to_dict()) == defaults
@@ -101,14 +101,10 @@ def test_a_request_without_a_picture_takes_the_text_temperature():
 
 def test_a_request_without_a_picture_takes_the_text_guidance():
     defaults = SamplingDefaults(steps=1, guidance=1.25, rescale="plain", text_guidance=3.0)
-
-    class Request:
-        steps = guidance = rescale = temperature = None
-
-    assert defaults.resolve(Request()).guidance == 1.25
-    assert defaults.resolve(Request(), has_picture=False) == SamplingSettings(1, 3.0, "plain", 1.0)
-    Request.guidance = 2.0  # the request's own scale wins either way
-    assert defaults.resolve(Request(), has_picture=False).guidance == 2.0
+    assert defaults.resolve(_Open()).guidance == 1.25
+    assert defaults.resolve(_Open(), has_picture=False) == SamplingSettings(1, 3.0, "plain", 1.0)
+    # the request's own scale wins either way
+    assert defaults.resolve(_Open(guidance=2.0), has_picture=False).guidance == 2.0
     plain = SamplingDefaults(guidance=1.25)  # files without one: the one scale for all
     assert plain.guidance_for(False) == 1.25 and "text_guidance" not in plain.to_dict()
     assert SamplingDefaults(**defaults.to_dict()) == defaults
@@ -176,12 +172,8 @@ def test_a_guidance_input_network_is_told_w_and_evaluated_once_per_step():
 
 def test_a_request_without_a_picture_takes_the_text_median():
     defaults = SamplingDefaults(steps=1, guidance=1.25, rescale="plain", median_frames=3, text_median_frames=1)
-
-    class Request:
-        steps = guidance = rescale = temperature = None
-
-    assert defaults.resolve(Request()).median_frames == 3
-    assert defaults.resolve(Request(), has_picture=False).median_frames == 1
+    assert defaults.resolve(_Open()).median_frames == 3
+    assert defaults.resolve(_Open(), has_picture=False).median_frames == 1
     assert SamplingDefaults(median_frames=5).median_frames_for(False) == 5  # one window for all
     assert "median_frames" in defaults.to_dict() and SamplingDefaults(**defaults.to_dict()) == defaults
     for bad in ({"median_frames": 2}, {"median_frames": 0}, {"text_median_frames": 4}):
