@@ -65,10 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 new[name] = check_fields({field_name: value})[field_name]
             except FieldError as exc:
                 raise FieldError(name, exc.what) from None
-        for name, value in decoding.items():
-            if value < 1 or value % 2 == 0:
-                raise FieldError(name, f"an odd number of frames >= 1, got {value}")
-            new[name] = value
+        new.update(decoding)  # SamplingDefaults checks the windows below
     except FieldError as exc:
         print(f"mfmjt defaults: {exc}", file=sys.stderr)
         return 2
@@ -83,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                              f"(this model's codec: {config.get('codec', {}).get('kind')})")
         old = dict(config.get("defaults", {}))
         config["defaults"] = {**old, **new}
-        SamplingDefaults(**config["defaults"])  # the file must stay loadable
+        SamplingDefaults(**config["defaults"])  # the file must stay loadable (raises ValueError)
         training = config.setdefault("training", {})
         training.setdefault("defaults_history", []).append({
             "was": old, "set": new, "because": args.because, "at": time.strftime("%Y-%m-%d %H:%M:%S")})
