@@ -58,11 +58,14 @@ def draw(
             t, r = max(a, b), min(a, b)
             if u[0] < objective.equal_fraction:
                 r = t
+            elif u[4] < objective.endpoint_fraction:
+                t, r = torch.tensor(1.0), torch.tensor(0.0)
         ts.append(t)
         rs.append(r)
         dv.append(bool(u[1] < null_video))
         dt.append(bool(u[2] < null_text))
-        # u[3] was drawn (unused) before omega_range existed: the other draws stay as they were
+        # five uniforms were drawn before omega_range (u[3]) and endpoint_fraction (u[4]) used
+        # them, so adding either changed no other draw
         omegas.append(low + (high - low) * float(u[3]))
     return Draws(
         noise=torch.stack(noises),

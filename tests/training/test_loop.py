@@ -65,6 +65,33 @@ def test_draws_do_not_depend_on_how_the_batch_is_split():
     assert torch.all(whole.r <= whole.t)
 
 
+def test_endpoint_rows_learn_the_whole_interval_and_leave_the_other_draws_alone():
+    plain = ObjectiveConfig(mu=1.2, equal_fraction=0.5)
+    ends = ObjectiveConfig(mu=1.2, equal_fraction=0.5, endpoint_fraction=0.5)
+    rows = range(400)
+    a = draw(rows, step=3, seed=7, shape=(2,), objective=plain, null_video=0.4, null_text=0.3)
+    b = draw(rows, step=3, seed=7, shape=(2,), objective=ends, null_video=0.4, null_text=0.3)
+    moved = (a.t != b.t) | (a.r != b.r)
+    assert torch.all(b.t[moved] == 1.0) and torch.all(b.r[moved] == 0.0)
+    assert torch.all(a.r[moved] < a.t[moved])  # only average-velocity rows become endpoints
+    equal = a.r == a.t
+    assert not moved[equal].any()
+    share = moved.sum().item() / (~equal).sum().item()
+    assert 0.4 < share < 0.6
+    # the logit-normal draws alone reach the whole interval almost never
+    assert not ((a.t > 0.95) & (a.r < 0.05)).any()
+    for same in ("noise", "drop_video", "drop_text", "omega"):
+        assert torch.equal(getattr(a, same), getattr(b, same))
+
+
+def test_endpoint_fraction_is_checked():
+    with pytest.raises(ValueError, match="share"):
+        ObjectiveConfig(endpoint_fraction=1.5)
+    with pytest.raises(ValueError, match="MeanFlow"):
+        ObjectiveConfig(kind="fm", endpoint_fraction=0.2)
+    assert apply_overrides(TrainConfig(), ["objective.endpoint_fraction=0.25"]).objective.endpoint_fraction == 0.25
+
+
 def test_overrides():
     cfg = apply_overrides(TrainConfig(), ["steps=5", "optim.lr=1e-4", "objective.kind=fm", "objective.omega=2.0",
                                           "objective.interval=0.1,0.9"])
