@@ -117,9 +117,24 @@ def _model_lines(result: EvalResult) -> list[str]:
                      + (f" (text only: {d['text_temperature']})" if d.get("text_temperature") is not None else "")
                      + (f", text-only guidance {d['text_guidance']}" if d.get("text_guidance") is not None else "")
                      + _median_note(d)
-                     + "; "
-                     f"training {json.dumps(info['training']) or '{}'}")
+                     + f"; training: {training_summary(info['training'])}")
     return lines
+
+
+def training_summary(training: dict) -> str:
+    """One line for a model's training record, whose `from` chain nests every earlier stage."""
+    if not training:
+        return "none recorded"
+    chain = [training]
+    while isinstance(chain[-1].get("from"), dict):
+        chain.append(chain[-1]["from"])
+    last = chain[0]
+    said = [f"{k} {last[k]}" for k in ("recipe", "stage", "steps", "steps_done", "seed") if k in last]
+    if last.get("soup_of"):
+        said.append(f"average of {len(last['soup_of'])} files")
+    if len(chain) > 1:
+        said.append(f"after {len(chain) - 1} earlier stage(s)")
+    return (", ".join(said) or "recorded") + " (the whole record: the file's config)"
 
 
 def _median_note(d: dict) -> str:

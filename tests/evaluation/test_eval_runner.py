@@ -119,3 +119,16 @@ def test_bars_judge_the_distribution_distance_in_both_modalities():
     # issue 18: text-to-audio judged by the material it sounds like, and its distance against video's
     assert judged["MeanFlow 1 step, text-to-audio: heard material accuracy >= 0.7"] is True
     assert judged["MeanFlow 1 step: text-to-audio Fréchet distance <= 2x video-to-audio's"] is True
+
+
+def test_the_report_says_the_training_record_in_one_line():
+    from mfmjt_core.evaluation.report import training_summary
+
+    base = {"recipe": "tiny-synth", "stage": "meanflow", "steps": 1100, "seed": 1}
+    on = {"from": {"file": "a.safetensors", **base}, "recipe": "tiny-synth", "stage": "continue",
+          "steps": 1420, "seed": 19, "soup_of": ["a x 0.5", "b x 0.5"]}
+    line = training_summary({**on, "from": {"file": "m.safetensors", **on}})
+    assert line.startswith("recipe tiny-synth, stage continue, steps 1420, seed 19, average of 2 files")
+    assert "after 2 earlier stage(s)" in line and "{" not in line
+    assert training_summary({}) == "none recorded"
+    assert training_summary({"teacher": "x"}).startswith("recorded")
