@@ -14,7 +14,7 @@ HELP = "average the weights of model files trained on from one model (a model so
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", help="the averaged model file to write (.safetensors)")
+    parser.add_argument("out", metavar="OUT", help="the averaged model file to write (.safetensors)")
     parser.add_argument("models", nargs="+", metavar="MODEL",
                         help="two or more of our model files of one architecture; the first's "
                              "config and sampling defaults are kept")
