@@ -249,7 +249,8 @@ def _clip_json(s: ClipScore) -> dict:
     return {"seed": s.seed, "onset_f1": s.onset.f1, "reference_onsets": s.onset.n_reference,
             "detected_onsets": s.onset.n_estimated, "matched": s.onset.n_matched,
             "material_correct": s.material_correct, "impacts": s.material_total, "mel_l1_db": s.mel_l1_db,
-            "heard_material": s.heard_material, "impact_materials": list(s.impact_materials)}
+            "heard_material": s.heard_material, "impact_materials": list(s.impact_materials),
+            "impact_calls": [[c.material, c.heard, c.sounded] for c in s.impact_calls]}
 
 
 def run_eval(settings: EvalSettings, *, progress_stream=None) -> EvalResult:

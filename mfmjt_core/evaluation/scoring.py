@@ -2,7 +2,8 @@
 
 Pooling: onset precision, recall and F1 are computed from matches pooled over all clips (a clip
 with many events weighs more, and a clip with none still counts its false detections); the
-median offset is over all matched pairs; material accuracy over all ground-truth impacts;
+median offset is over all matched pairs; material accuracy over all ground-truth impacts (and
+split by whether the generated audio has an onset there, with the confusion of materials);
 heard-material accuracy over clips with impacts; the log-mel distance is the mean over clips;
 the Fréchet distance compares the embeddings of all windows of all generated clips with those
 of the reference clips.
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from mfmjt_core.evaluation.embedding import embed_db
 from mfmjt_core.evaluation.material_classifier import MaterialClassifier, features_from_db, impacts_of
 from mfmjt_core.evaluation.metrics import (
+    ONSET_TOLERANCE_S,
     Gaussian,
     OnsetScore,
     fit_gaussian,
@@ -63,6 +65,15 @@ class ClipTruth:
 
 
 @dataclass(frozen=True)
+class ImpactCall:
+    """What the generated audio sounds like at one ground-truth impact."""
+
+    material: str  # the impact's material
+    heard: str  # the classifier's answer for the generated audio at the impact's time
+    sounded: bool  # the generated audio has a detected onset within the matching tolerance
+
+
+@dataclass(frozen=True)
 class ClipScore:
     """Scores of one generated clip."""
 
@@ -74,6 +85,7 @@ class ClipScore:
     embeddings: np.ndarray  # (windows, dim)
     heard_material: str | None = None  # the material the audio sounds like at its own onsets
     impact_materials: tuple[str, ...] = ()  # the materials of the clip's impacts (sorted)
+    impact_calls: tuple[ImpactCall, ...] = ()  # one per ground-truth impact, in time order
 
 
 def fit_length_1d(audio: np.ndarray, n: int) -> np.ndarray:
@@ -87,13 +99,18 @@ def score_clip(audio: np.ndarray, truth: ClipTruth, classifier: MaterialClassifi
     db = analysis_db(fit_length_1d(audio, truth.audio.size))
     detected = detect_onsets_db(db)
     onset = onset_score(truth.onsets, detected, dont_care=truth.dont_care)
-    correct = 0
+    calls: tuple[ImpactCall, ...] = ()
     if truth.impacts:
         predicted = classifier.predict(features_from_db(db, [t for t, _ in truth.impacts]))
-        correct = sum(p == m for p, (_, m) in zip(predicted, truth.impacts))
-    return ClipScore(truth.seed, onset, int(correct), len(truth.impacts), mel_l1_from_db(db, truth.mel_db),
-                     embed_db(db), heard_material(db, detected, classifier) if truth.impacts else None,
-                     tuple(sorted({m for _, m in truth.impacts})))
+        calls = tuple(ImpactCall(m, p, _has_onset_near(detected, t)) for p, (t, m) in zip(predicted, truth.impacts))
+    return ClipScore(truth.seed, onset, sum(c.heard == c.material for c in calls), len(truth.impacts),
+                     mel_l1_from_db(db, truth.mel_db), embed_db(db),
+                     heard_material(db, detected, classifier) if truth.impacts else None,
+                     tuple(sorted({m for _, m in truth.impacts})), calls)
+
+
+def _has_onset_near(onsets: np.ndarray, time_s: float) -> bool:
+    return bool(onsets.size) and float(np.min(np.abs(onsets - time_s))) <= ONSET_TOLERANCE_S + 1e-9
 
 
 def heard_material(db: np.ndarray, onsets: np.ndarray, classifier: MaterialClassifier) -> str | None:
@@ -145,6 +162,13 @@ class Summary:
     frechet: float
     heard_material_accuracy: float = float("nan")  # see `heard_material`, over clips with impacts
     heard_material_chance: float = float("nan")  # the same audio against another clip's materials
+    # Material accuracy at the impacts where the generated audio has an onset, and where it has
+    # none: tells a wrong timbre from a missed event.
+    material_accuracy_sounded: float = float("nan")
+    n_impacts_sounded: int = 0
+    material_accuracy_unsounded: float = float("nan")
+    # impact material -> {material heard there: count}
+    material_confusion: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in self.__dict__.items()}
@@ -164,6 +188,9 @@ def summarize(scores: Sequence[ClipScore], reference: Gaussian) -> Summary:
         pooled = pooled + s.onset
     total = sum(s.material_total for s in scores)
     correct = sum(s.material_correct for s in scores)
+    calls = [c for s in scores for c in s.impact_calls]
+    sounded = [c for c in calls if c.sounded]
+    unsounded = [c for c in calls if not c.sounded]
     generated = fit_gaussian(np.concatenate([s.embeddings for s in scores]))
     return Summary(
         clips=len(scores),
@@ -179,4 +206,21 @@ def summarize(scores: Sequence[ClipScore], reference: Gaussian) -> Summary:
         frechet=frechet_distance(generated, reference),
         heard_material_accuracy=heard_material_accuracy(scores),
         heard_material_chance=heard_material_chance(scores),
+        material_accuracy_sounded=_accuracy(sounded),
+        n_impacts_sounded=len(sounded),
+        material_accuracy_unsounded=_accuracy(unsounded),
+        material_confusion=material_confusion(calls),
     )
+
+
+def _accuracy(calls: Sequence[ImpactCall]) -> float:
+    return sum(c.heard == c.material for c in calls) / len(calls) if calls else float("nan")
+
+
+def material_confusion(calls: Sequence[ImpactCall]) -> dict[str, dict[str, int]]:
+    """Impact material -> {material heard there: count}, both sorted by name."""
+    out: dict[str, dict[str, int]] = {}
+    for c in sorted(calls, key=lambda c: (c.material, c.heard)):
+        row = out.setdefault(c.material, {})
+        row[c.heard] = row.get(c.heard, 0) + 1
+    return out

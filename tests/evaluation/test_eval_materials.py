@@ -74,3 +74,20 @@ def test_heard_material_judges_timbre_whatever_the_timing(classifier, test_clips
     assert s.heard_material_accuracy == 0.0 and all(x.heard_material is None for x in silent)
     assert 0.0 < r.heard_material_chance < r.heard_material_accuracy
     assert all(x.impact_materials == tuple(sorted({mat for _, mat in t.impacts})) for x, t in zip(ref, truths))
+    # Where the accuracy is lost: the reference sounds at its impacts and names them; audio moved
+    # in time sounds at few of them; silence at none, and its calls are still all counted.
+    assert r.n_impacts_sounded >= 0.9 * r.n_impacts and r.material_accuracy_sounded > 0.7
+    assert m.n_impacts_sounded < 0.5 * r.n_impacts_sounded
+    assert s.n_impacts_sounded == 0 and np.isnan(s.material_accuracy_sounded)
+    assert s.material_accuracy_unsounded == s.material_accuracy
+    for summary in (r, m, s):
+        assert sum(n for row in summary.material_confusion.values() for n in row.values()) == summary.n_impacts
+
+
+def test_material_confusion_counts_each_impact_once():
+    from mfmjt_core.evaluation.scoring import ImpactCall, material_confusion
+
+    calls = [ImpactCall("metal", "glass", True), ImpactCall("metal", "metal", True),
+             ImpactCall("metal", "glass", False), ImpactCall("rubber", "wood", True)]
+    assert material_confusion(calls) == {"metal": {"glass": 2, "metal": 1}, "rubber": {"wood": 1}}
+    assert material_confusion([]) == {}

@@ -50,6 +50,25 @@ def test_writes_table_json_and_figure(evaluation):
     assert {b["bar"].split(":")[0] for b in data["bars"]} >= {"MeanFlow 1 step, video-to-audio"}
 
 
+def test_the_default_run_reports_where_material_is_lost(evaluation):
+    """Impacts split by whether the take sounds there, and the confusion of materials, add up to
+    the material accuracy; the per-clip calls are in the JSON."""
+    out, _ = evaluation
+    data = json.loads((out / "results.json").read_text())
+    md = (out / "results.md").read_text()
+    mode = "off" if data["models"]["mf"]["defaults"]["guidance"] == 1.0 else data["models"]["mf"]["defaults"]["rescale"]
+    run = next(r for r in data["runs"] if r["name"] == f"mf1-{mode}-video")  # the model's default
+    assert f"## Material at the impacts (`mf1-{mode}-video`)" in md
+    assert run["n_impacts"] > 0  # the clips have impacts
+    calls = [c for clip in run["per_clip"] for c in clip["impact_calls"]]
+    assert len(calls) == run["n_impacts"] == sum(n for row in run["material_confusion"].values()
+                                                 for n in row.values())
+    assert sum(c[2] for c in calls) == run["n_impacts_sounded"]
+    diagonal = sum(row.get(m, 0) for m, row in run["material_confusion"].items())
+    assert diagonal == round(run["material_accuracy"] * run["n_impacts"])
+    assert f"Of {run['n_impacts']} impacts the take has an onset within 50 ms at {run['n_impacts_sounded']}" in md
+
+
 def test_figure_is_a_valid_png(evaluation):
     Image = pytest.importorskip("PIL.Image")
     out, _ = evaluation
