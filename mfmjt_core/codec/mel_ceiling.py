@@ -17,6 +17,8 @@ import torch
 from mfmjt_core.codec.mel_codec import MelCodec, MelCodecConfig
 
 _ROUND = 1000  # stored to 1e-3 nats, rounded up: no frame of the data itself is capped
+# The codec's log-mel is of magnitudes: one nat is 20 / ln 10 = 8.69 dB.
+DB_PER_NAT = 20.0 / math.log(10.0)
 
 
 @torch.no_grad()
@@ -30,6 +32,13 @@ def measure_log_mel_ceiling(codec: MelCodec, waves: Iterable[np.ndarray]) -> tup
     if ceiling is None:
         raise ValueError("no audio to measure a ceiling on")
     return tuple(math.ceil(v * _ROUND) / _ROUND for v in ceiling.tolist())
+
+
+def with_headroom(ceiling: tuple[float, ...], headroom_db: float) -> tuple[float, ...]:
+    """`ceiling` raised by `headroom_db` dB in every band (stored to 1e-3 nats, rounded up)."""
+    if not math.isfinite(headroom_db) or headroom_db < 0:
+        raise ValueError(f"headroom must be a finite number of dB >= 0, got {headroom_db}")
+    return tuple(math.ceil((v + headroom_db / DB_PER_NAT) * _ROUND - 1e-6) / _ROUND for v in ceiling)
 
 
 def world_log_mel_ceiling(config: MelCodecConfig, clips: int = 400, *, split: str = "train") -> tuple[float, ...]:

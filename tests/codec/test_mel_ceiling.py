@@ -71,3 +71,34 @@ def test_the_script_writes_and_removes_the_worlds_ceiling(tmp_path, capsys):
     assert Generator.load(path).model.codec.config.log_mel_ceiling == expected
     assert script.main([str(path), "--remove"]) == 0
     assert Generator.load(path).model.codec.config.log_mel_ceiling is None
+
+
+def test_headroom_raises_every_band_by_its_decibels():
+    from mfmjt_core.codec.mel_ceiling import DB_PER_NAT, with_headroom
+
+    ceiling = (0.5, -1.25, 0.003)
+    assert with_headroom(ceiling, 0.0) == ceiling
+    raised = with_headroom(ceiling, 6.0)
+    assert all(abs((r - c) * DB_PER_NAT - 6.0) < 0.01 and r >= c + 6.0 / DB_PER_NAT
+               for r, c in zip(raised, ceiling))
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            with_headroom(ceiling, bad)
+
+
+def test_the_script_writes_the_ceiling_with_headroom_and_refuses_a_negative_one(tmp_path, capsys):
+    from mfmjt_core.codec.mel_ceiling import with_headroom
+    from mfmjt_core.model.file import read_model
+    from tests.script_loading import load_script
+
+    script = load_script("mel_ceiling")
+    spec = tiny_random_spec()
+    path = AudioModel.create(spec, generator=torch.Generator().manual_seed(0)).save(tmp_path / "m.safetensors")
+    assert script.main([str(path), "--clips", "4", "--headroom-db", "6"]) == 0
+    _, config = read_model(path)
+    expected = with_headroom(world_log_mel_ceiling(spec.codec.config, 4), 6.0)
+    assert tuple(config["codec"]["config"]["log_mel_ceiling"]) == expected
+    assert config["training"]["log_mel_ceiling_from"]["because"].endswith("4 clips + 6 dB")
+    before = path.read_bytes()
+    assert script.main([str(path), "--clips", "4", "--headroom-db", "-3"]) == 2
+    assert "headroom" in capsys.readouterr().err and path.read_bytes() == before
