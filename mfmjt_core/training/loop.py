@@ -361,10 +361,15 @@ class _StepBatches(torch.utils.data.Dataset):
         return self.task.batch(self.rows(self.start + k))
 
 
-def _single_threaded(_worker: int) -> None:
+def _init_worker(_worker: int) -> None:
     # Each worker makes whole batches; intra-op threads in every worker would oversubscribe
     # the cores (seen: 14 workers on 16 cores delivering 5 clips/s each).
     torch.set_num_threads(1)
+    # The stop signals are the trainer's: SLURM, systemd and `kill -- -PGID` send them to every
+    # process of the job, and a worker killed by one took the trainer down before it could
+    # checkpoint. The trainer shuts its workers down itself when it stops.
+    for sig in (signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _batches(data: _StepBatches, workers: int):
@@ -372,7 +377,7 @@ def _batches(data: _StepBatches, workers: int):
         return (data[k] for k in range(len(data)))
     loader = torch.utils.data.DataLoader(
         data, batch_size=None, shuffle=False, num_workers=workers, prefetch_factor=4, persistent_workers=False,
-        worker_init_fn=_single_threaded,
+        worker_init_fn=_init_worker,
     )
     return iter(loader)
 

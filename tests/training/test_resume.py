@@ -118,6 +118,34 @@ def test_mfmjt_train_killed_with_sigterm_then_rerun_equals_an_uninterrupted_run(
 
 
 @pytest.mark.timeout(600)
+def test_sigterm_to_the_whole_process_group_with_data_workers_still_checkpoints(tmp_path):
+    """SLURM, systemd and `kill -- -PGID` signal every process of the job, data-loader workers
+    too: the run still stops with exit 75 and a checkpoint (it crashed once: a worker killed by
+    the signal took the trainer down before it could save), and the rerun equals a run never
+    stopped."""
+    args = ["--stages", "fm", "--workers", "1", *SMALL, "--set", "steps=6"]
+    rc, err = _finish(_mfmjt("--out", str(tmp_path / "straight"), *args))
+    assert rc == 0, err
+
+    out = tmp_path / "stopped"
+    proc = _mfmjt("--out", str(out), *args, start_new_session=True)
+    log = out / "fm" / "log.jsonl"
+    deadline = time.monotonic() + 200
+    while not (log.exists() and log.read_text().strip()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGTERM)
+    rc, err = _finish(proc)
+    assert rc == EXIT_RESUMABLE, err
+    stopped_at = torch.load(out / "fm" / "train_state.pt", weights_only=True)["step"]
+    assert 1 <= stopped_at < 6
+    assert json.loads(log.read_text().splitlines()[-1])["stopped"] == "SIGTERM"
+
+    rc, err = _finish(_mfmjt("--out", str(out), *args))
+    assert rc == 0, err
+    _assert_same_weights(tmp_path / "straight" / "fm" / "model.safetensors", out / "fm" / "model.safetensors")
+
+
+@pytest.mark.timeout(600)
 def test_session_minutes_and_the_continue_stage_from_a_model_file(tmp_path):
     """`--session-minutes` ends a session with exit 75; `--init FILE --stages continue` trains on
     from a model file and records where it came from; a rerun skips the finished stage."""
