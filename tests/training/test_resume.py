@@ -88,6 +88,13 @@ def _finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[int, str]:
     return proc.returncode, err
 
 
+def _wait_for_first_log_line(proc: subprocess.Popen, log: Path) -> None:
+    """Until the run has logged a step (so it is mid-stage), or it has ended."""
+    deadline = time.monotonic() + 200
+    while not (log.exists() and log.read_text().strip()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 @pytest.mark.timeout(600)
 def test_mfmjt_train_killed_with_sigterm_then_rerun_equals_an_uninterrupted_run(tmp_path):
     """The real command, two stages: SIGTERM during the first, exit 75, the same command again
@@ -99,9 +106,7 @@ def test_mfmjt_train_killed_with_sigterm_then_rerun_equals_an_uninterrupted_run(
     out = tmp_path / "stopped"
     proc = _mfmjt("--out", str(out), *stages, *SMALL)
     log = out / "fm" / "log.jsonl"
-    deadline = time.monotonic() + 200
-    while not (log.exists() and log.read_text().strip()) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for_first_log_line(proc, log)
     proc.send_signal(signal.SIGTERM)
     rc, err = _finish(proc)
     assert rc == EXIT_RESUMABLE, err
@@ -130,9 +135,7 @@ def test_sigterm_to_the_whole_process_group_with_data_workers_still_checkpoints(
     out = tmp_path / "stopped"
     proc = _mfmjt("--out", str(out), *args, start_new_session=True)
     log = out / "fm" / "log.jsonl"
-    deadline = time.monotonic() + 200
-    while not (log.exists() and log.read_text().strip()) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for_first_log_line(proc, log)
     os.killpg(proc.pid, signal.SIGTERM)
     rc, err = _finish(proc)
     assert rc == EXIT_RESUMABLE, err
