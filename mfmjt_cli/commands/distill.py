@@ -45,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of rows on the whole interval (default 0.5)")
     parser.add_argument("--velocity", type=float, default=0.15,
                         help="share of rows learning the teacher's velocity, r = t (default 0.15)")
+    parser.add_argument("--student", metavar="FILE",
+                        help="start the student from this model file instead of a copy of the teacher: one in "
+                             "the teacher's latent space, e.g. the teacher converted into a flow map by "
+                             "`mfmjt train tiny-synth --stages continue --init TEACHER`")
     parser.add_argument("--no-captions", action="store_true", help="ignore sidecar captions of the videos")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a training config field, e.g. optim.ema_decay=0.999")
@@ -102,7 +106,8 @@ def _run(args: argparse.Namespace, session_deadline: float | None) -> int:
         name = Path(args.teacher).stem if args.teacher.endswith(".safetensors") else args.teacher
         student = run_distill(teacher, args.data, Path(args.out or f"runs/distill-{name}"), settings=settings,
                               config=config, device=args.device, workers=args.workers, minutes=args.minutes,
-                              captions=not args.no_captions, session_deadline=session_deadline)
+                              captions=not args.no_captions, session_deadline=session_deadline,
+                              student=args.student)
     except ValueError as exc:
         raise DistillDataError(str(exc)) from exc
     if int(os.environ.get("RANK", "0")) == 0:

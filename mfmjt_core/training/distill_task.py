@@ -1,11 +1,14 @@
 """`mfmjt distill`: a one-step student from a flow-matching teacher, on the one training loop.
 
 The student starts as a copy of the teacher's network (converting a trained flow model into a
-flow map beats training the map from scratch: Decoupled MeanFlow) and learns the teacher's
-guided solutions (`distill.py`). Rows are conditions (`distill_data.py`); `group` consecutive
-rows share one teacher trajectory (same conditions, same noise) and read different (t, r)
-pairs from it, which divides the teacher's cost by `group`. Every draw is seeded by the global
-row index, so a run resumes exactly and any process count under torchrun sees the same rows.
+flow map beats training the map from scratch: Decoupled MeanFlow), or as another model file's
+network in the teacher's latent space (e.g. the teacher already converted into a flow map by
+MeanFlow training on data), and learns the teacher's guided solutions (`distill.py`). A student
+with encoders of its own reads its own encodings of the same rows. Rows are conditions
+(`distill_data.py`); `group` consecutive rows share one teacher trajectory (same conditions,
+same noise) and read different (t, r) pairs from it, which divides the teacher's cost by
+`group`. Every draw is seeded by the global row index, so a run resumes exactly and any
+process count under torchrun sees the same rows.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, Train
 PAIR_STREAM = 3
 ORDER_STREAM = 4
 TEACHER_FILE = "teacher.safetensors"
+STUDENT_CONDITIONS_FILE = "conditions-student.safetensors"
 
 
 @dataclass(frozen=True)
@@ -85,13 +89,21 @@ class DistillTask:
     """`TrainTask`: the student network learns the frozen teacher's trajectories."""
 
     def __init__(self, teacher: AudioModel, conditions: ConditionSet, settings: DistillSettings, *,
-                 seed: int) -> None:
+                 seed: int, student: AudioModel | None = None,
+                 student_conditions: ConditionSet | None = None) -> None:
+        """`student`: the model whose network and encoders the student starts from (default: the
+        teacher); `student_conditions`: the rows as its encoders see them, when they are not the
+        teacher's (the same rows in the same order)."""
         self.teacher = teacher.eval()
         self.teacher.net.requires_grad_(False)
         self.settings = settings.resolved(teacher)
         self.conditions_set = conditions
+        if student_conditions is not None and not torch.equal(student_conditions.rows, conditions.rows):
+            raise ValueError("the student's conditions must be the teacher's rows")
+        self.student_conditions = student_conditions
+        self.start = student or teacher
         self.seed = seed
-        self.model: nn.Module = copy.deepcopy(teacher.net).train()
+        self.model: nn.Module = copy.deepcopy(self.start.net).train()
         for name, p in self.model.named_parameters():  # the student trains what the teacher trained
             p.requires_grad_(name not in ("latent_mean", "latent_std", "empty_string_feat"))
         self.convention = teacher.net.config.time_convention
@@ -119,17 +131,26 @@ class DistillTask:
         video, text = c.rows[rows].unbind(1)
         pairs = [draw_pairs(1, self.settings.pairs, torch.Generator().manual_seed(
             row_seed(self.seed, 0, i, PAIR_STREAM))) for i in indices]
-        return {
-            "clip_f": c.clip_f[video.clamp(min=0)] if len(c.clip_f) else self._zeros("clip", len(rows)),
-            "sync_f": c.sync_f[video.clamp(min=0)] if len(c.sync_f) else self._zeros("sync", len(rows)),
-            "text_f": c.text_f[text.clamp(min=0)] if len(c.text_f) else self._zeros("text", len(rows)),
+        batch = {
+            **self._features(c, self.teacher, video, text),
             "has_video": video >= 0, "has_text": text >= 0,
             "start": torch.cat([p[0] for p in pairs]), "end": torch.cat([p[1] for p in pairs]),
         }
+        if self.student_conditions is not None:
+            own = self._features(self.student_conditions, self.start, video, text)
+            batch.update({f"student_{k}": v for k, v in own.items()})
+        return batch
 
-    def _zeros(self, what: str, n: int) -> torch.Tensor:
-        shapes = self.teacher.encoders.feature_shapes(self.teacher.spec.window_s)
-        return torch.zeros(n, *getattr(shapes, what))
+    @staticmethod
+    def _features(c: ConditionSet, model: AudioModel, video: torch.Tensor,
+                  text: torch.Tensor) -> dict[str, torch.Tensor]:
+        shapes = model.encoders.feature_shapes(model.spec.window_s)
+        n = len(video)
+        return {
+            "clip_f": c.clip_f[video.clamp(min=0)] if len(c.clip_f) else torch.zeros(n, *shapes.clip),
+            "sync_f": c.sync_f[video.clamp(min=0)] if len(c.sync_f) else torch.zeros(n, *shapes.sync),
+            "text_f": c.text_f[text.clamp(min=0)] if len(c.text_f) else torch.zeros(n, *shapes.text),
+        }
 
     @staticmethod
     def with_empties(net, batch: dict) -> dict[str, torch.Tensor]:
@@ -154,17 +175,22 @@ class DistillTask:
             steps=s.pairs.steps, guidance=guidance)
         group = torch.arange(b, device=device) // s.group
         z_t, r, t, target = pair_targets(states, velocities, group, batch["start"], batch["end"])
-        student_cond = self.with_empties(jvp_model, batch)  # the unwrapped student's empty features
+        own = batch if self.student_conditions is None else {
+            "has_video": batch["has_video"], "has_text": batch["has_text"],
+            **{k: batch[f"student_{k}"] for k in ("clip_f", "sync_f", "text_f")}}
+        student_cond = self.with_empties(jvp_model, own)  # the unwrapped student's empty features
         return distill_loss(AverageVelocity(forward_model, self.convention), z_t, r, t, target, student_cond,
                             weight_p=s.weight_p)
 
     def student_spec(self, name: str | None = None):
-        s, spec = self.settings, self.teacher.spec
+        s, spec = self.settings, self.start.spec
         return dataclasses.replace(
-            spec, name=name or f"{spec.name}-distilled", objective="meanflow",
+            spec, name=name or f"{self.teacher.spec.name}-distilled", objective="meanflow",
+            codec=self.teacher.spec.codec, window_s=self.teacher.spec.window_s,
             defaults=SamplingDefaults(steps=1, guidance=1.0, rescale=spec.defaults.rescale,
                                       temperature=s.temperature),
-            training={"distilled_from": spec.name, "teacher_steps": s.pairs.steps,
+            training={"distilled_from": self.teacher.spec.name, "student_from": spec.name,
+                      "teacher_steps": s.pairs.steps,
                       "teacher_guidance": s.guidance, "teacher_rescale": s.rescale,
                       "temperature": s.temperature, "few_steps": s.few_steps, "seed": self.seed,
                       "note": "guidance is in the student (default scale 1); --steps "
@@ -173,7 +199,7 @@ class DistillTask:
     def export(self, state_dict: dict[str, torch.Tensor], path: Path) -> None:
         net = copy.deepcopy(self.model).cpu()
         net.load_state_dict(state_dict)
-        AudioModel(self.student_spec(), self.teacher.encoders, net, self.teacher.codec).save(path)
+        AudioModel(self.student_spec(), self.start.encoders, net, self.teacher.codec).save(path)
 
     def export_teacher(self, path: Path) -> Path:
         """The teacher as it made the targets (flow matching, its steps, guidance and temperature),
@@ -192,15 +218,32 @@ def load_teacher(name: str | None, *, device: str = "cpu") -> AudioModel:
     return Generator.load(None if name in (None, "embedded") else name, device=device).model
 
 
+def check_student(teacher: AudioModel, student: AudioModel) -> None:
+    """The student must work in the teacher's latent space: the teacher's trajectories are its targets."""
+    t, s = teacher.net, student.net
+    problems = []
+    if student.spec.window_s != teacher.spec.window_s:
+        problems.append(f"window {student.spec.window_s:g} s vs the teacher's {teacher.spec.window_s:g} s")
+    if s.config.latent_dim != t.config.latent_dim or \
+            student.codec.num_latents(student.spec.window_s) != teacher.codec.num_latents(teacher.spec.window_s):
+        problems.append("a different latent layout")
+    elif not (torch.equal(s.latent_mean, t.latent_mean) and torch.equal(s.latent_std, t.latent_std)):
+        problems.append("other latent statistics (it was not trained from the teacher)")
+    if problems:
+        raise ValueError(f"the student {student.spec.name!r} is not in the teacher's latent space: "
+                         + "; ".join(problems))
+
+
 def prepare_conditions(teacher: AudioModel, data: Sequence[str], out: Path, *, captions: bool = True,
-                       log: Callable[[str], None] | None = None) -> ConditionSet:
-    """Encode --data once per run folder (a rerun or resume reads `conditions.safetensors`)."""
+                       log: Callable[[str], None] | None = None, name: str = CONDITIONS_FILE) -> ConditionSet:
+    """Encode --data once per run folder (a rerun or resume reads `conditions.safetensors`);
+    `teacher` is whichever model's encoders read the data."""
     from mfmjt_core.pipeline.generator import _encoder_id
     from mfmjt_core.training.distill_data import encode_conditions, list_sources, sources_digest
 
     sources = list_sources(data)
     digest = sources_digest(sources, float(teacher.spec.window_s), _encoder_id(teacher), captions)
-    path = out / CONDITIONS_FILE
+    path = out / name
     if path.exists():
         cached = ConditionSet.load(path, digest)
         if cached is not None:
@@ -225,10 +268,15 @@ def run_distill(
     progress: Callable[[dict], None] | None = None,
     stop_after: int | None = None,
     session_deadline: float | None = None,
+    student: AudioModel | str | None = None,
 ) -> Path:
     """Encode the data, train the student (resuming a run folder's checkpoint), export it.
     Returns the student's path (written once the steps or the time box are done);
-    `session_deadline` or SIGTERM checkpoint and raise `TrainingStopped` (see `loop.train`)."""
+    `session_deadline` or SIGTERM checkpoint and raise `TrainingStopped` (see `loop.train`).
+    `student`: a model (file) in the teacher's latent space to start from instead of a copy of
+    the teacher, e.g. the teacher converted into a flow map (`mfmjt train tiny-synth --stages
+    continue --init TEACHER`)."""
+    from mfmjt_core.pipeline.generator import _encoder_id
     from mfmjt_core.training.loop import print_progress, train
 
     clock = time.monotonic()
@@ -242,10 +290,17 @@ def run_distill(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     conditions = prepare_conditions(model.to(device), data, out, captions=captions)
-    task = DistillTask(model, conditions, settings, seed=config.seed)
+    start = load_teacher(student, device=device) if isinstance(student, str) else student
+    own = None
+    if start is not None:
+        check_student(model, start)
+        if _encoder_id(start) != _encoder_id(model):  # its encoders were trained on: its own features
+            own = prepare_conditions(start.to(device), data, out, captions=captions, name=STUDENT_CONDITIONS_FILE)
+    task = DistillTask(model, conditions, settings, seed=config.seed, student=start, student_conditions=own)
     if int(os.environ.get("RANK", "0")) == 0:
         (out / "run.json").write_text(json.dumps({
             "command": sys.orig_argv, "world_size": world, "teacher": teacher_name or "embedded",
+            "student_from": None if start is None else str(student if isinstance(student, str) else start.spec.name),
             "data": [str(d) for d in data], "rows": len(conditions),
             "settings": dataclasses.asdict(task.settings), "config": json.loads(config.to_json()),
         }, indent=1))

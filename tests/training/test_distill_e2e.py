@@ -178,3 +178,61 @@ def test_published_bundle_teacher(tmp_path, data):
     for steps in (1, 4):
         result = generator.generate(video=data["clip"], seed=2, steps=steps, prompt="a machine hums")
         assert abs(result.audio.shape[-1] - WINDOW * 48_000) < 500 and np.isfinite(result.audio).all()
+
+
+def _student_of(teacher_file: Path, path: Path, *, shift_latents: bool = False) -> Path:
+    """The teacher trained on (as `--stages continue` does): its network and encoders moved."""
+    model = AudioModel.load(teacher_file)
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for name, p in [*model.net.named_parameters(), *model.encoders.named_parameters()]:
+            if name not in ("latent_mean", "latent_std"):
+                p.add_(0.01 * torch.randn(p.shape, generator=g))
+        if shift_latents:
+            model.net.latent_mean.add_(1.0)
+    spec = dataclasses.replace(model.spec, name="tiny-converted", objective="meanflow")
+    return AudioModel(spec, model.encoders, model.net, model.codec).save(path)
+
+
+def test_a_student_file_starts_the_student_with_its_own_network_and_encoders(teacher_file, data, tmp_path):
+    """`--student FILE` (e.g. the teacher converted into a flow map): the student starts as that
+    file's network, keeps its encoders, and reads the rows through them."""
+    student_file = _student_of(teacher_file, tmp_path / "converted.safetensors")
+    out = tmp_path / "run"
+    # lr 0: the exported student is exactly where it started
+    assert main(_distill_args(teacher_file, data, out, "--student", str(student_file), "--lr", "0")) == 0
+    tensors, config = read_model(out / "model.safetensors")
+    start, _ = read_model(student_file)
+    teacher, _ = read_model(teacher_file)
+    assert tensors.keys() == start.keys() and all(torch.equal(tensors[k], start[k]) for k in tensors)
+    assert any(not torch.equal(start[k], teacher[k]) for k in start if k.startswith("net."))  # not the teacher's
+    assert config["training"]["distilled_from"] == "tiny-teacher"
+    assert config["training"]["student_from"] == "tiny-converted"
+    assert config["defaults"]["steps"] == 1 and config["objective"] == "meanflow"
+
+    teacher_rows, _ = read_model(out / "conditions.safetensors")
+    own_rows, _ = read_model(out / "conditions-student.safetensors")
+    assert torch.equal(teacher_rows["rows"], own_rows["rows"])
+    assert not torch.allclose(teacher_rows["text_f"], own_rows["text_f"])  # its own encoders read them
+
+    from mfmjt_core.training.distill_data import ConditionSet
+    from mfmjt_core.training.distill_task import DistillTask
+
+    own = ConditionSet(own_rows["clip_f"], own_rows["sync_f"], own_rows["text_f"], own_rows["rows"])
+    task = DistillTask(AudioModel.load(teacher_file), ConditionSet(
+        teacher_rows["clip_f"], teacher_rows["sync_f"], teacher_rows["text_f"], teacher_rows["rows"]),
+        DistillSettings(group=2), seed=0, student=AudioModel.load(student_file), student_conditions=own)
+    batch = task.batch(range(8))
+    text = own.rows[[task._row(i // 2) for i in range(8)], 1]
+    with_text = text >= 0
+    assert with_text.any()
+    assert torch.equal(batch["student_text_f"][with_text], own.text_f[text[with_text]])
+    assert not torch.equal(batch["student_text_f"][with_text], batch["text_f"][with_text])
+    Generator.load(out / "model.safetensors").generate(video=data["clip"], seed=1)
+
+
+def test_a_student_in_another_latent_space_is_a_usage_error(teacher_file, data, tmp_path, capsys):
+    student_file = _student_of(teacher_file, tmp_path / "other.safetensors", shift_latents=True)
+    assert main(_distill_args(teacher_file, data, tmp_path / "run", "--student", str(student_file))) == 2
+    assert "not in the teacher's latent space" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "model.safetensors").exists()
