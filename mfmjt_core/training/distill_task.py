@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -101,12 +102,15 @@ class DistillTask:
         if student_conditions is not None and not torch.equal(student_conditions.rows, conditions.rows):
             raise ValueError("the student's conditions must be the teacher's rows")
         self.student_conditions = student_conditions
-        self.start = student or teacher
+        start = student or teacher
+        # what the export needs of the start; its network lives on only as the student's copy
+        self.start_spec, self.start_encoders = start.spec, start.encoders
         self.seed = seed
-        self.model: nn.Module = copy.deepcopy(self.start.net).train()
+        self.model: nn.Module = copy.deepcopy(start.net).train()
         for name, p in self.model.named_parameters():  # the student trains what the teacher trained
             p.requires_grad_(name not in ("latent_mean", "latent_std", "empty_string_feat"))
         self.convention = teacher.net.config.time_convention
+        self.student_convention = start.net.config.time_convention
         self.num_latents = teacher.codec.num_latents(teacher.spec.window_s)  # as the generator samples
 
     def latent_shape(self) -> Sequence[int]:
@@ -132,19 +136,18 @@ class DistillTask:
         pairs = [draw_pairs(1, self.settings.pairs, torch.Generator().manual_seed(
             row_seed(self.seed, 0, i, PAIR_STREAM))) for i in indices]
         batch = {
-            **self._features(c, self.teacher, video, text),
+            **self._features(c, self.teacher.encoders, video, text),
             "has_video": video >= 0, "has_text": text >= 0,
             "start": torch.cat([p[0] for p in pairs]), "end": torch.cat([p[1] for p in pairs]),
         }
         if self.student_conditions is not None:
-            own = self._features(self.student_conditions, self.start, video, text)
+            own = self._features(self.student_conditions, self.start_encoders, video, text)
             batch.update({f"student_{k}": v for k, v in own.items()})
         return batch
 
-    @staticmethod
-    def _features(c: ConditionSet, model: AudioModel, video: torch.Tensor,
+    def _features(self, c: ConditionSet, encoders, video: torch.Tensor,
                   text: torch.Tensor) -> dict[str, torch.Tensor]:
-        shapes = model.encoders.feature_shapes(model.spec.window_s)
+        shapes = encoders.feature_shapes(self.teacher.spec.window_s)
         n = len(video)
         return {
             "clip_f": c.clip_f[video.clamp(min=0)] if len(c.clip_f) else torch.zeros(n, *shapes.clip),
@@ -179,17 +182,17 @@ class DistillTask:
             "has_video": batch["has_video"], "has_text": batch["has_text"],
             **{k: batch[f"student_{k}"] for k in ("clip_f", "sync_f", "text_f")}}
         student_cond = self.with_empties(jvp_model, own)  # the unwrapped student's empty features
-        return distill_loss(AverageVelocity(forward_model, self.convention), z_t, r, t, target, student_cond,
+        return distill_loss(AverageVelocity(forward_model, self.student_convention), z_t, r, t, target, student_cond,
                             weight_p=s.weight_p)
 
     def student_spec(self, name: str | None = None):
-        s, spec = self.settings, self.start.spec
+        s, spec, teacher = self.settings, self.start_spec, self.teacher.spec
         return dataclasses.replace(
-            spec, name=name or f"{self.teacher.spec.name}-distilled", objective="meanflow",
-            codec=self.teacher.spec.codec, window_s=self.teacher.spec.window_s,
-            defaults=SamplingDefaults(steps=1, guidance=1.0, rescale=spec.defaults.rescale,
+            spec, name=name or f"{teacher.name}-distilled", objective="meanflow",
+            codec=teacher.codec, window_s=teacher.window_s,
+            defaults=SamplingDefaults(steps=1, guidance=1.0, rescale=teacher.defaults.rescale,
                                       temperature=s.temperature),
-            training={"distilled_from": self.teacher.spec.name, "student_from": spec.name,
+            training={"distilled_from": teacher.name, "student_from": spec.name,
                       "teacher_steps": s.pairs.steps,
                       "teacher_guidance": s.guidance, "teacher_rescale": s.rescale,
                       "temperature": s.temperature, "few_steps": s.few_steps, "seed": self.seed,
@@ -199,7 +202,7 @@ class DistillTask:
     def export(self, state_dict: dict[str, torch.Tensor], path: Path) -> None:
         net = copy.deepcopy(self.model).cpu()
         net.load_state_dict(state_dict)
-        AudioModel(self.student_spec(), self.start.encoders, net, self.teacher.codec).save(path)
+        AudioModel(self.student_spec(), self.start_encoders, net, self.teacher.codec).save(path)
 
     def export_teacher(self, path: Path) -> Path:
         """The teacher as it made the targets (flow matching, its steps, guidance and temperature),
@@ -219,19 +222,62 @@ def load_teacher(name: str | None, *, device: str = "cpu") -> AudioModel:
 
 
 def check_student(teacher: AudioModel, student: AudioModel) -> None:
-    """The student must work in the teacher's latent space: the teacher's trajectories are its targets."""
+    """The student must work in the teacher's latent space (the teacher's trajectories are its
+    targets, and it is exported with the teacher's codec) and take the same sequence."""
     t, s = teacher.net, student.net
     problems = []
-    if student.spec.window_s != teacher.spec.window_s:
-        problems.append(f"window {student.spec.window_s:g} s vs the teacher's {teacher.spec.window_s:g} s")
-    if s.config.latent_dim != t.config.latent_dim or \
-            student.codec.num_latents(student.spec.window_s) != teacher.codec.num_latents(teacher.spec.window_s):
-        problems.append("a different latent layout")
-    elif not (torch.equal(s.latent_mean, t.latent_mean) and torch.equal(s.latent_std, t.latent_std)):
+    if student.spec.window_s != teacher.spec.window_s or s.config.sequence != t.config.sequence:
+        problems.append(f"another window or sequence ({student.spec.window_s:g} s; "
+                        f"the teacher: {teacher.spec.window_s:g} s)")
+    if s.config.latent_dim != t.config.latent_dim or _latent_codec(student) != _latent_codec(teacher):
+        problems.append("another codec or latent layout")
+    elif not (torch.equal(s.latent_mean.cpu(), t.latent_mean.cpu()) and torch.equal(s.latent_std.cpu(),
+                                                                                     t.latent_std.cpu())):
         problems.append("other latent statistics (it was not trained from the teacher)")
+    if getattr(s.config, "guidance_input", False):
+        problems.append("a guidance-input network (the student learns guidance itself, at scale 1)")
     if problems:
-        raise ValueError(f"the student {student.spec.name!r} is not in the teacher's latent space: "
-                         + "; ".join(problems))
+        raise ValueError(f"the student {student.spec.name!r} does not fit the teacher: " + "; ".join(problems))
+
+
+def _latent_codec(model: AudioModel) -> dict:
+    """The codec's description less its decode-time ceiling (which changes no latent)."""
+    data = json.loads(json.dumps(model.spec.codec.to_dict()))
+    if isinstance(data.get("config"), dict):
+        data["config"].pop("log_mel_ceiling", None)
+    return data
+
+
+def same_encoders(a: AudioModel, b: AudioModel) -> bool:
+    """Whether two models read media into the same features (one bundle, or equal weights)."""
+    bundle_a, bundle_b = (getattr(m.spec.encoders, "bundle", None) for m in (a, b))
+    if bundle_a or bundle_b:
+        return bundle_a == bundle_b
+    sa, sb = a.encoders.state_dict(), b.encoders.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k].cpu(), sb[k].cpu()) for k in sa)
+
+
+def model_digest(model: AudioModel) -> str:
+    """Identity of a student's start: its network and encoders weights."""
+    h = hashlib.sha256()
+    for prefix, module in (("net.", model.net), ("encoders.", model.encoders)):
+        for key, value in sorted(module.state_dict().items()):
+            h.update((prefix + key).encode())
+            h.update(value.detach().cpu().float().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _check_resume(out: Path, start_digest: str | None) -> None:
+    """A run folder continues only from the start it began with: resuming another student's
+    checkpoint, or a file that changed since, would mix two networks or two feature sets."""
+    run = out / "run.json"
+    if not (out / "train_state.pt").exists() or not run.exists():
+        return
+    began = json.loads(run.read_text()).get("student_digest")
+    if began != start_digest:
+        what = "a copy of the teacher" if began is None else f"a student file with weights {began}"
+        now = "a copy of the teacher" if start_digest is None else f"weights {start_digest}"
+        raise ValueError(f"{out} began from {what}, not {now}: give the same --student, or a new --out")
 
 
 def prepare_conditions(teacher: AudioModel, data: Sequence[str], out: Path, *, captions: bool = True,
@@ -276,7 +322,6 @@ def run_distill(
     `student`: a model (file) in the teacher's latent space to start from instead of a copy of
     the teacher, e.g. the teacher converted into a flow map (`mfmjt train tiny-synth --stages
     continue --init TEACHER`)."""
-    from mfmjt_core.pipeline.generator import _encoder_id
     from mfmjt_core.training.loop import print_progress, train
 
     clock = time.monotonic()
@@ -287,20 +332,26 @@ def run_distill(
                          f"trajectory group ({settings.group})")
     teacher_name = teacher if isinstance(teacher, str) or teacher is None else teacher.spec.name
     model = load_teacher(teacher, device=device) if not isinstance(teacher, AudioModel) else teacher
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    conditions = prepare_conditions(model.to(device), data, out, captions=captions)
-    start = load_teacher(student, device=device) if isinstance(student, str) else student
-    own = None
+    # on the CPU: only its encoders visit the device (to read the data); train() places the copy
+    start = load_teacher(student) if isinstance(student, str) else student
     if start is not None:
         check_student(model, start)
-        if _encoder_id(start) != _encoder_id(model):  # its encoders were trained on: its own features
-            own = prepare_conditions(start.to(device), data, out, captions=captions, name=STUDENT_CONDITIONS_FILE)
+    start_digest = None if start is None else model_digest(start)
+    out = Path(out_dir)
+    _check_resume(out, start_digest)
+    out.mkdir(parents=True, exist_ok=True)
+    conditions = prepare_conditions(model.to(device), data, out, captions=captions)
+    own = None
+    if start is not None and not same_encoders(start, model):  # trained on: it reads its own features
+        start.encoders.to(device)
+        own = prepare_conditions(start, data, out, captions=captions, name=STUDENT_CONDITIONS_FILE)
+        start.encoders.cpu()
     task = DistillTask(model, conditions, settings, seed=config.seed, student=start, student_conditions=own)
     if int(os.environ.get("RANK", "0")) == 0:
         (out / "run.json").write_text(json.dumps({
             "command": sys.orig_argv, "world_size": world, "teacher": teacher_name or "embedded",
             "student_from": None if start is None else str(student if isinstance(student, str) else start.spec.name),
+            "student_digest": start_digest,
             "data": [str(d) for d in data], "rows": len(conditions),
             "settings": dataclasses.asdict(task.settings), "config": json.loads(config.to_json()),
         }, indent=1))

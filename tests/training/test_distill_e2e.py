@@ -180,10 +180,10 @@ def test_published_bundle_teacher(tmp_path, data):
         assert abs(result.audio.shape[-1] - WINDOW * 48_000) < 500 and np.isfinite(result.audio).all()
 
 
-def _student_of(teacher_file: Path, path: Path, *, shift_latents: bool = False) -> Path:
+def _student_of(teacher_file: Path, path: Path, *, shift_latents: bool = False, seed: int = 5) -> Path:
     """The teacher trained on (as `--stages continue` does): its network and encoders moved."""
     model = AudioModel.load(teacher_file)
-    g = torch.Generator().manual_seed(5)
+    g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in [*model.net.named_parameters(), *model.encoders.named_parameters()]:
             if name not in ("latent_mean", "latent_std"):
@@ -208,31 +208,90 @@ def test_a_student_file_starts_the_student_with_its_own_network_and_encoders(tea
     assert any(not torch.equal(start[k], teacher[k]) for k in start if k.startswith("net."))  # not the teacher's
     assert config["training"]["distilled_from"] == "tiny-teacher"
     assert config["training"]["student_from"] == "tiny-converted"
-    assert config["defaults"]["steps"] == 1 and config["objective"] == "meanflow"
+    assert config["defaults"]["steps"] == 1 and config["defaults"]["rescale"] == "plain"
 
     teacher_rows, _ = read_model(out / "conditions.safetensors")
     own_rows, _ = read_model(out / "conditions-student.safetensors")
     assert torch.equal(teacher_rows["rows"], own_rows["rows"])
-    assert not torch.allclose(teacher_rows["text_f"], own_rows["text_f"])  # its own encoders read them
-
-    from mfmjt_core.training.distill_data import ConditionSet
-    from mfmjt_core.training.distill_task import DistillTask
-
-    own = ConditionSet(own_rows["clip_f"], own_rows["sync_f"], own_rows["text_f"], own_rows["rows"])
-    task = DistillTask(AudioModel.load(teacher_file), ConditionSet(
-        teacher_rows["clip_f"], teacher_rows["sync_f"], teacher_rows["text_f"], teacher_rows["rows"]),
-        DistillSettings(group=2), seed=0, student=AudioModel.load(student_file), student_conditions=own)
-    batch = task.batch(range(8))
-    text = own.rows[[task._row(i // 2) for i in range(8)], 1]
-    with_text = text >= 0
-    assert with_text.any()
-    assert torch.equal(batch["student_text_f"][with_text], own.text_f[text[with_text]])
-    assert not torch.equal(batch["student_text_f"][with_text], batch["text_f"][with_text])
+    for key in ("clip_f", "sync_f", "text_f"):  # its own encoders read them
+        assert not torch.allclose(teacher_rows[key], own_rows[key])
     Generator.load(out / "model.safetensors").generate(video=data["clip"], seed=1)
+
+
+def test_the_student_is_trained_on_its_own_features_and_the_teacher_targets_from_its_own(
+        teacher_file, data, tmp_path, monkeypatch):
+    """The loss gets each side's features of every row, with each network's learned empty
+    features where a row has no video or no text."""
+    from mfmjt_core.training import distill_task
+    from mfmjt_core.training.distill_data import encode_conditions, list_sources
+    from mfmjt_core.training.draws import draw
+
+    teacher = AudioModel.load(teacher_file)
+    student = AudioModel.load(_student_of(teacher_file, tmp_path / "converted.safetensors"))
+    sources = list_sources([str(data["videos"]), str(data["prompts"])])
+    theirs, own = (encode_conditions(m, sources, log=lambda line: None) for m in (teacher, student))
+    task = distill_task.DistillTask(teacher, theirs, DistillSettings(pairs=PairMix(steps=3), group=1), seed=0,
+                                    student=student, student_conditions=own)
+    rows = list(range(len(own)))
+    batch = task.batch(rows)
+    assert (~batch["has_video"]).any() and (~batch["has_text"]).any() and (batch["has_video"] & batch["has_text"]).any()
+    seen = {}
+    real_teacher_trajectory = distill_task.teacher_trajectory
+
+    def spy_trajectory(velocity, noise, cond, **kw):
+        seen["teacher"] = cond
+        return real_teacher_trajectory(velocity, noise, cond, **kw)
+
+    def spy_loss(velocity, z_t, r, t, target, cond, **kw):
+        seen["student"] = cond
+        return torch.zeros(()), {}
+
+    monkeypatch.setattr(distill_task, "teacher_trajectory", spy_trajectory)
+    monkeypatch.setattr(distill_task, "distill_loss", spy_loss)
+    draws = draw(rows, step=0, seed=0, shape=task.latent_shape(), objective=default_train_config().objective,
+                 null_video=0.0, null_text=0.0)
+    task.loss(task.model, task.model, batch, draws, default_train_config().objective)
+    picks = [task._row(i) for i in rows]
+    video, text = own.rows[picks].unbind(1)
+    for side, conditions, net in (("student", own, task.model), ("teacher", theirs, teacher.net)):
+        cond = seen[side]
+        for i in range(len(rows)):
+            if video[i] >= 0:
+                assert torch.equal(cond["clip_f"][i], conditions.clip_f[video[i]])
+                assert torch.equal(cond["sync_f"][i], conditions.sync_f[video[i]])
+            else:
+                assert torch.equal(cond["clip_f"][i], net.empty_clip_feat.expand_as(cond["clip_f"])[i])
+            if text[i] >= 0:
+                assert torch.equal(cond["text_f"][i], conditions.text_f[text[i]])
+            else:
+                assert torch.equal(cond["text_f"][i], net.empty_string_feat.expand_as(cond["text_f"])[i])
+    assert not torch.equal(task.model.empty_clip_feat, teacher.net.empty_clip_feat)
+
+
+def test_a_student_file_with_the_teachers_encoders_reads_the_teachers_features(teacher_file, data, tmp_path):
+    model = AudioModel.load(_student_of(teacher_file, tmp_path / "moved.safetensors"))
+    model = AudioModel(model.spec, AudioModel.load(teacher_file).encoders, model.net, model.codec)
+    student_file = model.save(tmp_path / "same-encoders.safetensors")
+    out = tmp_path / "run"
+    assert main(_distill_args(teacher_file, data, out, "--student", str(student_file))) == 0
+    assert not (out / "conditions-student.safetensors").exists()
+
+
+def test_a_run_folder_resumes_only_from_the_student_it_began_with(teacher_file, data, tmp_path, capsys):
+    student_file = _student_of(teacher_file, tmp_path / "converted.safetensors")
+    out = tmp_path / "run"
+    args = _distill_args(teacher_file, data, out, "--student", str(student_file))
+    assert main([*args, "--session-minutes", "1e-6"]) == 75
+    other = _student_of(teacher_file, tmp_path / "changed.safetensors", seed=6)
+    for wrong in (_distill_args(teacher_file, data, out),
+                  _distill_args(teacher_file, data, out, "--student", str(other))):
+        assert main(wrong) == 2
+        assert "give the same --student, or a new --out" in capsys.readouterr().err
+    assert main(args) == 0 and (out / "model.safetensors").exists()
 
 
 def test_a_student_in_another_latent_space_is_a_usage_error(teacher_file, data, tmp_path, capsys):
     student_file = _student_of(teacher_file, tmp_path / "other.safetensors", shift_latents=True)
     assert main(_distill_args(teacher_file, data, tmp_path / "run", "--student", str(student_file))) == 2
-    assert "not in the teacher's latent space" in capsys.readouterr().err
-    assert not (tmp_path / "run" / "model.safetensors").exists()
+    assert "does not fit the teacher" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before any work
