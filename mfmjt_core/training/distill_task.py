@@ -191,7 +191,7 @@ class DistillTask:
             spec, name=name or f"{teacher.name}-distilled", objective="meanflow",
             codec=teacher.codec, window_s=teacher.window_s,
             defaults=SamplingDefaults(steps=1, guidance=1.0, rescale=teacher.defaults.rescale,
-                                      temperature=s.temperature),
+                                      temperature=s.temperature, **self._decoding()),
             training={"distilled_from": teacher.name, "student_from": spec.name,
                       "teacher_steps": s.pairs.steps,
                       "teacher_guidance": s.guidance, "teacher_rescale": s.rescale,
@@ -210,8 +210,15 @@ class DistillTask:
         s, spec = self.settings, self.teacher.spec
         teacher_spec = dataclasses.replace(
             spec, objective="fm", defaults=SamplingDefaults(
-                steps=s.pairs.steps, guidance=s.guidance, rescale=s.rescale, temperature=s.temperature))
+                steps=s.pairs.steps, guidance=s.guidance, rescale=s.rescale, temperature=s.temperature,
+                **self._decoding()))
         return AudioModel(teacher_spec, self.teacher.encoders, self.teacher.net, self.teacher.codec).save(path)
+
+    def _decoding(self) -> dict:
+        """The teacher's spectrum median: it acts on the take after sampling, so the student's
+        takes and the teacher's as it is compared keep it."""
+        d = self.teacher.spec.defaults
+        return {"median_frames": d.median_frames, "text_median_frames": d.text_median_frames}
 
 
 def load_teacher(name: str | None, *, device: str = "cpu") -> AudioModel:

@@ -295,3 +295,19 @@ def test_a_student_in_another_latent_space_is_a_usage_error(teacher_file, data, 
     assert main(_distill_args(teacher_file, data, tmp_path / "run", "--student", str(student_file))) == 2
     assert "does not fit the teacher" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # refused before any work
+
+
+def test_student_and_exported_teacher_keep_the_teachers_spectrum_median(teacher_file, data, tmp_path):
+    from mfmjt_core.training.distill_data import encode_conditions, list_sources
+    from mfmjt_core.training.distill_task import DistillTask
+
+    teacher = AudioModel.load(teacher_file)
+    defaults = dataclasses.replace(teacher.spec.defaults, median_frames=3, text_median_frames=1)
+    teacher = AudioModel(dataclasses.replace(teacher.spec, defaults=defaults), teacher.encoders, teacher.net,
+                         teacher.codec)
+    conditions = encode_conditions(teacher, list_sources([str(data["prompts"])]), log=lambda line: None)
+    task = DistillTask(teacher, conditions, DistillSettings(group=1), seed=0)
+    student = task.student_spec().defaults
+    assert (student.steps, student.guidance, student.median_frames, student.text_median_frames) == (1, 1.0, 3, 1)
+    _, config = read_model(task.export_teacher(tmp_path / "teacher.safetensors"))
+    assert config["defaults"]["median_frames"] == 3 and config["defaults"]["text_median_frames"] == 1
