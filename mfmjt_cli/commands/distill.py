@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher-steps", type=int,
                         help="Euler steps of the teacher's solutions (default: its own, or 25)")
     parser.add_argument("--guidance", type=float, help="teacher's guidance scale (default: its own; 1 = none)")
+    parser.add_argument("--text-guidance", type=float,
+                        help="teacher's guidance scale for rows without a picture (default: its own prompt-only "
+                             "scale, else --guidance)")
+    parser.add_argument("--text-temperature", type=float,
+                        help="starting-noise scale of rows without a picture, also the student's prompt-only "
+                             "default (default: the teacher's own, else --temperature)")
     parser.add_argument("--rescale", help="teacher's guidance mode: plain, zero_star, std, none (default: its own)")
     parser.add_argument("--temperature", type=float,
                         help="scale of the starting noise, also the student's default (default: the teacher's)")
@@ -102,7 +108,8 @@ def _run(args: argparse.Namespace, session_deadline: float | None) -> int:
     try:
         settings = DistillSettings(
             pairs=PairMix(steps=steps, one_step=args.one_step, velocity=args.velocity),
-            guidance=args.guidance, rescale=args.rescale, temperature=args.temperature, group=args.group)
+            guidance=args.guidance, rescale=args.rescale, temperature=args.temperature, group=args.group,
+            text_guidance=args.text_guidance, text_temperature=args.text_temperature)
         name = Path(args.teacher).stem if args.teacher.endswith(".safetensors") else args.teacher
         student = run_distill(teacher, args.data, Path(args.out or f"runs/distill-{name}"), settings=settings,
                               config=config, device=args.device, workers=args.workers, minutes=args.minutes,

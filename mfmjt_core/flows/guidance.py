@@ -28,7 +28,7 @@ _EPS = 1e-8
 class Guidance:
     """Guidance settings plus the unconditional conditions (e.g. learned empty features)."""
 
-    scale: float = 4.5
+    scale: float | torch.Tensor = 4.5  # or one per sample, shaped to broadcast over it ((B, 1, ...))
     mode: str = "zero_star"
     uncond: Mapping[str, torch.Tensor] | None = None
     phi: float = 0.7  # only for mode="std"

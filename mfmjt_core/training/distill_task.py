@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from mfmjt_core.flows.guidance import MODES, Guidance
+from mfmjt_core.flows.paths import expand_like
 from mfmjt_core.model import AudioModel, SamplingDefaults
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.training.distill import (
@@ -56,6 +57,12 @@ class DistillSettings:
     guidance: float | None = None  # teacher's CFG scale (1: unguided)
     rescale: str | None = None  # guidance mode of the teacher (flows/guidance.py)
     temperature: float | None = None  # scale of the starting noise (the student's default too)
+    # The same two for rows without a picture (prompt only). None: the teacher's own prompt-only
+    # defaults where it has them, else the two above. A teacher's prompt-only takes are made
+    # at their own settings (a cooled caption-only sample falls toward silence), and the
+    # student learns them there.
+    text_guidance: float | None = None
+    text_temperature: float | None = None
     group: int = 4  # rows that share one teacher trajectory
     weight_p: float = 0.0  # adaptive loss weight power (0: plain MSE)
     few_steps: int = 4  # the few-step setting recorded with the student
@@ -65,9 +72,14 @@ class DistillSettings:
         rescale = d.rescale if self.rescale is None else self.rescale
         if rescale not in MODES:
             raise ValueError(f"unknown guidance mode {rescale!r}; choose from {', '.join(MODES)}")
-        return dataclasses.replace(
-            self, guidance=d.guidance if self.guidance is None else self.guidance, rescale=rescale,
-            temperature=d.temperature if self.temperature is None else self.temperature)
+        guidance = d.guidance if self.guidance is None else self.guidance
+        temperature = d.temperature if self.temperature is None else self.temperature
+        text_guidance = self.text_guidance if self.text_guidance is not None else \
+            d.text_guidance if d.text_guidance is not None else guidance
+        text_temperature = self.text_temperature if self.text_temperature is not None else \
+            d.text_temperature if d.text_temperature is not None else temperature
+        return dataclasses.replace(self, guidance=guidance, rescale=rescale, temperature=temperature,
+                                   text_guidance=text_guidance, text_temperature=text_temperature)
 
 
 def default_train_config() -> TrainConfig:
@@ -169,13 +181,15 @@ class DistillTask:
         b = draws.noise.shape[0]
         lead = torch.arange(0, b, s.group, device=device)
         teacher_cond = {k: v[lead] for k, v in self.with_empties(teacher, batch).items()}
+        picture = expand_like(batch["has_video"][lead].to(device), draws.noise[lead])
+        scale = torch.where(picture, s.guidance, s.text_guidance)  # per trajectory, (n, 1, 1)
         guidance = None
-        if s.rescale != "none" and s.guidance != 1.0:
-            guidance = Guidance(scale=s.guidance, mode=s.rescale, uncond=teacher.empty_conditions(
+        if s.rescale != "none" and (scale != 1.0).any():
+            guidance = Guidance(scale=scale, mode=s.rescale, uncond=teacher.empty_conditions(
                 len(lead), teacher_cond["clip_f"].shape[1], teacher_cond["sync_f"].shape[1]))
+        noise = torch.where(picture, s.temperature, s.text_temperature) * draws.noise[lead]
         states, velocities = teacher_trajectory(
-            AverageVelocity(teacher, self.convention), s.temperature * draws.noise[lead], teacher_cond,
-            steps=s.pairs.steps, guidance=guidance)
+            AverageVelocity(teacher, self.convention), noise, teacher_cond, steps=s.pairs.steps, guidance=guidance)
         group = torch.arange(b, device=device) // s.group
         z_t, r, t, target = pair_targets(states, velocities, group, batch["start"], batch["end"])
         own = batch if self.student_conditions is None else {
@@ -191,10 +205,12 @@ class DistillTask:
             spec, name=name or f"{teacher.name}-distilled", objective="meanflow",
             codec=teacher.codec, window_s=teacher.window_s,
             defaults=SamplingDefaults(steps=1, guidance=1.0, rescale=teacher.defaults.rescale,
-                                      temperature=s.temperature, **self._decoding()),
+                                      temperature=s.temperature, text_temperature=s.text_temperature,
+                                      **self._decoding()),
             training={"distilled_from": teacher.name, "student_from": spec.name,
                       "teacher_steps": s.pairs.steps,
-                      "teacher_guidance": s.guidance, "teacher_rescale": s.rescale,
+                      "teacher_guidance": s.guidance, "teacher_text_guidance": s.text_guidance,
+                      "teacher_rescale": s.rescale, "text_temperature": s.text_temperature,
                       "temperature": s.temperature, "few_steps": s.few_steps, "seed": self.seed,
                       "note": "guidance is in the student (default scale 1); --steps "
                               f"{s.few_steps} for the few-step setting"})
@@ -211,7 +227,7 @@ class DistillTask:
         teacher_spec = dataclasses.replace(
             spec, objective="fm", defaults=SamplingDefaults(
                 steps=s.pairs.steps, guidance=s.guidance, rescale=s.rescale, temperature=s.temperature,
-                **self._decoding()))
+                text_guidance=s.text_guidance, text_temperature=s.text_temperature, **self._decoding()))
         return AudioModel(teacher_spec, self.teacher.encoders, self.teacher.net, self.teacher.codec).save(path)
 
     def _decoding(self) -> dict:

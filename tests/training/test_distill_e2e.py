@@ -76,7 +76,8 @@ def test_model_file_teacher_from_the_command_line(teacher_file, data, tmp_path, 
 
     tensors, config = read_model(out / "model.safetensors")
     assert config["objective"] == "meanflow"
-    assert config["defaults"] == {"steps": 1, "guidance": 1.0, "rescale": "plain", "temperature": 0.9}
+    assert config["defaults"] == {"steps": 1, "guidance": 1.0, "rescale": "plain", "temperature": 0.9,
+                                  "text_temperature": 0.9}
     assert config["training"]["teacher_steps"] == 6 and config["training"]["teacher_guidance"] == 2.0
     teacher_tensors, _ = read_model(teacher_file)
     changed = [k for k in tensors if k.startswith("net.") and not torch.equal(tensors[k], teacher_tensors[k])]
@@ -311,3 +312,42 @@ def test_student_and_exported_teacher_keep_the_teachers_spectrum_median(teacher_
     assert (student.steps, student.guidance, student.median_frames, student.text_median_frames) == (1, 1.0, 3, 1)
     _, config = read_model(task.export_teacher(tmp_path / "teacher.safetensors"))
     assert config["defaults"]["median_frames"] == 3 and config["defaults"]["text_median_frames"] == 1
+
+
+def test_prompt_only_trajectories_use_the_teachers_prompt_only_guidance_and_temperature(
+        teacher_file, data, tmp_path, monkeypatch):
+    """As the product samples a prompt alone (its own scale and temperature), so does the teacher
+    for rows without a picture; the student keeps that temperature for prompt-only requests."""
+    from mfmjt_core.training import distill_task
+    from mfmjt_core.training.distill_data import encode_conditions, list_sources
+    from mfmjt_core.training.draws import draw
+
+    teacher = AudioModel.load(teacher_file)  # picture: plain 2.0 at 0.9
+    defaults = dataclasses.replace(teacher.spec.defaults, text_guidance=3.0, text_temperature=1.0)
+    teacher = AudioModel(dataclasses.replace(teacher.spec, defaults=defaults), teacher.encoders, teacher.net,
+                         teacher.codec)
+    conditions = encode_conditions(teacher, list_sources([str(data["videos"]), str(data["prompts"])]),
+                                   log=lambda line: None)
+    task = distill_task.DistillTask(teacher, conditions, DistillSettings(pairs=PairMix(steps=2), group=1), seed=0)
+    seen = {}
+
+    def spy(velocity, noise, cond, *, steps, guidance):
+        seen.update(noise=noise, scale=guidance.scale)
+        return torch.zeros(steps + 1, *noise.shape), torch.zeros(steps, *noise.shape)
+
+    monkeypatch.setattr(distill_task, "teacher_trajectory", spy)
+    rows = list(range(len(conditions)))
+    batch = task.batch(rows)
+    draws = draw(rows, step=0, seed=0, shape=task.latent_shape(), objective=default_train_config().objective,
+                 null_video=0.0, null_text=0.0)
+    task.loss(task.model, task.model, batch, draws, default_train_config().objective)
+    picture = batch["has_video"]
+    assert picture.any() and (~picture).any()
+    scale = seen["scale"].flatten()
+    assert torch.equal(scale[picture], torch.full((int(picture.sum()),), 2.0))
+    assert torch.equal(scale[~picture], torch.full((int((~picture).sum()),), 3.0))
+    torch.testing.assert_close(seen["noise"][picture], 0.9 * draws.noise[picture])
+    torch.testing.assert_close(seen["noise"][~picture], 1.0 * draws.noise[~picture])
+    student = task.student_spec().defaults
+    assert (student.guidance, student.temperature, student.text_temperature) == (1.0, 0.9, 1.0)
+    assert student.guidance_for(False) == 1.0  # the student's guidance is learned, prompt only too
