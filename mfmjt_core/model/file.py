@@ -19,6 +19,19 @@ from mfmjt_core.errors import WeightsError
 FORMAT = "mfmjt-model/1"
 
 
+def weights_digest(*parts: tuple[str, torch.nn.Module]) -> str:
+    """A short digest of modules' weights ((key prefix, module) pairs): the identity of trained
+    weights, whatever file or name they came under."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for prefix, module in parts:
+        for key, value in sorted(module.state_dict().items()):
+            h.update((prefix + key).encode())
+            h.update(value.detach().cpu().float().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def save_model(path: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict) -> Path:
     """Write atomically (temporary file in the same folder, then rename)."""
     from safetensors.torch import save_file

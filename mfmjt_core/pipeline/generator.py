@@ -10,7 +10,6 @@ serves requests one after another from any thread (one at a time).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import secrets
 import time
 from pathlib import Path
@@ -56,11 +55,9 @@ def _encoder_id(model: AudioModel) -> str:
         from mfmjt_core.media.mmaudio_transform import TRANSFORM_ID
 
         return f"bundle:{bundle}:frames={TRANSFORM_ID}"
-    digest = hashlib.sha256()
-    for key, value in sorted(model.encoders.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(value.detach().cpu().float().numpy().tobytes())
-    return f"{model.spec.name}:{model.encoders.name}:{digest.hexdigest()[:16]}"
+    from mfmjt_core.model.file import weights_digest
+
+    return f"{model.spec.name}:{model.encoders.name}:{weights_digest(('', model.encoders))}"
 
 
 def decode_in_chunks(codec, latent: torch.Tensor, check=None, rows: int = 1) -> torch.Tensor:

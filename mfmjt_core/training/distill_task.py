@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 import os
 import sys
@@ -30,6 +29,7 @@ from torch import nn
 from mfmjt_core.flows.guidance import MODES, Guidance
 from mfmjt_core.flows.paths import expand_like
 from mfmjt_core.model import AudioModel, SamplingDefaults
+from mfmjt_core.model.file import weights_digest
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.training.distill import (
     PairMix,
@@ -72,14 +72,14 @@ class DistillSettings:
         rescale = d.rescale if self.rescale is None else self.rescale
         if rescale not in MODES:
             raise ValueError(f"unknown guidance mode {rescale!r}; choose from {', '.join(MODES)}")
-        guidance = d.guidance if self.guidance is None else self.guidance
-        temperature = d.temperature if self.temperature is None else self.temperature
-        text_guidance = self.text_guidance if self.text_guidance is not None else \
-            d.text_guidance if d.text_guidance is not None else guidance
-        text_temperature = self.text_temperature if self.text_temperature is not None else \
-            d.text_temperature if d.text_temperature is not None else temperature
-        return dataclasses.replace(self, guidance=guidance, rescale=rescale, temperature=temperature,
-                                   text_guidance=text_guidance, text_temperature=text_temperature)
+        # the teacher's defaults with this run's picture settings: their prompt-only values fall
+        # back to these where the teacher has none
+        d = dataclasses.replace(d, guidance=d.guidance if self.guidance is None else self.guidance,
+                                temperature=d.temperature if self.temperature is None else self.temperature)
+        return dataclasses.replace(
+            self, guidance=d.guidance, rescale=rescale, temperature=d.temperature,
+            text_guidance=d.guidance_for(False) if self.text_guidance is None else self.text_guidance,
+            text_temperature=d.temperature_for(False) if self.text_temperature is None else self.text_temperature)
 
 
 def default_train_config() -> TrainConfig:
@@ -159,13 +159,15 @@ class DistillTask:
 
     def _features(self, c: ConditionSet, encoders, video: torch.Tensor,
                   text: torch.Tensor) -> dict[str, torch.Tensor]:
-        shapes = encoders.feature_shapes(self.teacher.spec.window_s)
-        n = len(video)
-        return {
-            "clip_f": c.clip_f[video.clamp(min=0)] if len(c.clip_f) else torch.zeros(n, *shapes.clip),
-            "sync_f": c.sync_f[video.clamp(min=0)] if len(c.sync_f) else torch.zeros(n, *shapes.sync),
-            "text_f": c.text_f[text.clamp(min=0)] if len(c.text_f) else torch.zeros(n, *shapes.text),
-        }
+        def pick(stored: torch.Tensor, index: torch.Tensor, what: str) -> torch.Tensor:
+            if len(stored):
+                return stored[index.clamp(min=0)]
+            # no row has this modality: placeholders (every row takes the empty features)
+            shape = getattr(encoders.feature_shapes(self.teacher.spec.window_s), what)
+            return torch.zeros(len(index), *shape)
+
+        return {"clip_f": pick(c.clip_f, video, "clip"), "sync_f": pick(c.sync_f, video, "sync"),
+                "text_f": pick(c.text_f, text, "text")}
 
     @staticmethod
     def with_empties(net, batch: dict) -> dict[str, torch.Tensor]:
@@ -282,12 +284,7 @@ def same_encoders(a: AudioModel, b: AudioModel) -> bool:
 
 def model_digest(model: AudioModel) -> str:
     """Identity of a student's start: its network and encoders weights."""
-    h = hashlib.sha256()
-    for prefix, module in (("net.", model.net), ("encoders.", model.encoders)):
-        for key, value in sorted(module.state_dict().items()):
-            h.update((prefix + key).encode())
-            h.update(value.detach().cpu().float().numpy().tobytes())
-    return h.hexdigest()[:16]
+    return weights_digest(("net.", model.net), ("encoders.", model.encoders))
 
 
 def _check_resume(out: Path, start_digest: str | None) -> None:
