@@ -1,6 +1,8 @@
 """`mfmjt eval synth`: compare MeanFlow and flow matching on test clips of the synthetic world.
 `mfmjt eval clips DIR`: the same metrics on a folder of the user's own videos, each video's
 soundtrack as the reference (`mfmjt_core.evaluation.clips`).
+`mfmjt eval route NAME --from RUN_DIR`: one row of the ledger of routes tried (`routes.json`, shown
+in results.md) from an evaluation's results, with the training compute it took.
 
 Both write results.md (with the command that made it), results.json and mel_spectrograms.png
 into the output folder; `synth` caches generated audio there so a re-run only scores.
@@ -51,6 +53,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="time the requests again instead of reusing cached real-time factors")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     _add_clips_arguments(sub)
+    _add_route_arguments(sub)
+
+
+def _add_route_arguments(sub) -> None:
+    p = sub.add_parser(
+        "route", help="add a row to the ledger of routes tried (routes.json beside results.md) from an "
+                      "evaluation's results",
+        description="Record one model or route in the ledger: its scores from the evaluation in RUN_DIR "
+                    "(results.json of `mfmjt eval synth`), the training compute it took, and a line on "
+                    "the outcome. A row of the same name is replaced. The ledger's folder's results.md "
+                    "gets the updated \"Routes tried\" section at once, and every later `mfmjt eval "
+                    "synth` into that folder keeps it.")
+    p.add_argument("name", help="short name of the row (a row of this name is replaced)")
+    p.add_argument("--from", dest="run_dir", required=True, metavar="RUN_DIR",
+                   help="output folder of the `mfmjt eval synth` that measured the model")
+    p.add_argument("--route", required=True, help="which route it belongs to, e.g. 'distilled student'")
+    p.add_argument("--what", required=True, help="one sentence: what the model is and how it was made")
+    p.add_argument("--device", required=True, help="where it trained, e.g. 'CPU, 1 thread' or 'H200'")
+    p.add_argument("--minutes", type=float, help="wall minutes of training (omit when not recorded)")
+    p.add_argument("--steps", required=True, help="training steps, e.g. '10508 FM + 2000 MeanFlow (batch 16)'")
+    p.add_argument("--share", type=float,
+                   help="fraction of the shipped line's compute (17,000 flow-matching steps of batch 16)")
+    p.add_argument("--note", default="", help="the outcome in a line (kept, shipped, not kept and why)")
+    for role in ("video", "unguided", "text"):
+        p.add_argument(f"--{role}", metavar="RUN",
+                       help=f"the evaluation's run for the {role} column (default: its first one-step "
+                            "MeanFlow run of that kind, else its 25-step flow-matching one)")
+    p.add_argument("--ledger", default="docs/eval/routes.json", help="ledger file (default docs/eval/routes.json)")
 
 
 def _positive_seconds(text: str) -> float:
@@ -135,11 +165,53 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.suite == "route":  # no model, no torch
+        return run_route(args)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     return run_clips(args) if args.suite == "clips" else run_synth(args)
+
+
+def run_route(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from mfmjt_core.evaluation.routes import (
+        Compute,
+        LedgerError,
+        read_ledger,
+        render_routes,
+        replace_section,
+        route_from_results,
+        with_route,
+        write_ledger,
+    )
+
+    results_path, ledger = Path(args.run_dir) / "results.json", Path(args.ledger)
+    try:
+        if not results_path.exists():
+            raise LedgerError(f"no results.json in {args.run_dir}: give the output folder of `mfmjt eval synth`")
+        if args.share is not None and not 0 < args.share:
+            raise LedgerError(f"--share is a positive fraction, got {args.share}")
+        route = route_from_results(
+            json.loads(results_path.read_text()), name=args.name, route=args.route, what=args.what,
+            compute=Compute(args.device, args.minutes, args.steps, args.share),
+            video=args.video, unguided=args.unguided, text=args.text, note=args.note)
+        routes = with_route(read_ledger(ledger), route)
+    except (LedgerError, json.JSONDecodeError, KeyError) as e:
+        print(f"mfmjt eval route: {e}", file=sys.stderr)
+        return 2
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    write_ledger(ledger, routes)
+    print(f"ledger: {ledger} ({len(routes)} routes)")
+    md = ledger.with_name("results.md")
+    if md.exists():
+        md.write_text(replace_section(md.read_text(), render_routes(routes)))
+        print(f"markdown: {md}")
+    return 0
 
 
 def run_clips(args: argparse.Namespace) -> int:
@@ -169,12 +241,18 @@ def run_synth(args: argparse.Namespace) -> int:
 
     from mfmjt_core.errors import MissingWeightsError
     from mfmjt_core.evaluation.report import write_report
+    from mfmjt_core.evaluation.routes import LEDGER_NAME, LedgerError, read_ledger
     from mfmjt_core.evaluation.runner import EvalSettings, run_eval
     from mfmjt_core.pipeline.generator import EMBEDDED_MODEL
 
     if args.clips < 2:
         print("mfmjt eval synth: --clips must be at least 2 (the Fréchet distance needs a spread)",
               file=sys.stderr)
+        return 2
+    try:  # the report shows the folder's ledger: a broken one is said now, not after the generation
+        read_ledger(Path(args.out) / LEDGER_NAME)
+    except LedgerError as e:
+        print(f"mfmjt eval synth: {e}", file=sys.stderr)
         return 2
     model = args.model
     if model is None:

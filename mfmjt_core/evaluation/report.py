@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mfmjt_core.evaluation.grid import MODALITIES
 from mfmjt_core.evaluation.onsets import DONT_CARE_KINDS, ONSET_KINDS
+from mfmjt_core.evaluation.routes import LEDGER_NAME, Route, read_ledger, render_routes
 from mfmjt_core.evaluation.runner import EvalResult, RunResult
 from mfmjt_core.evaluation.scoring import Summary
 
@@ -58,24 +59,40 @@ def _default_mode(result: EvalResult) -> str:
 
 
 def bars(result: EvalResult) -> list[tuple[str, str, bool | None]]:
-    """(bar, measured, met?) for issue 5's bars; None where the runs needed were not made."""
+    """(bar, measured, met?) for the bars of issues 5 and 18; None where the runs needed were not
+    made or a measure is undefined."""
     mode = _default_mode(result)
     mf1, fm1, fm25 = (_find(result, f"{m}-{mode}-video") for m in ("mf1", "fm1", "fm25"))
     mf1_t, fm1_t, fm25_t = (_find(result, f"{m}-{mode}-text") for m in ("mf1", "fm1", "fm25"))
     out: list[tuple[str, str, bool | None]] = []
     if mf1:
-        f = mf1.summary.onset_f1
-        out.append(("MeanFlow 1 step, video-to-audio: onset F1 >= 0.8", f"{f:.3f}", f >= 0.8))
-        off = mf1.summary.median_offset_ms
-        out.append(("MeanFlow 1 step, video-to-audio: median offset <= 40 ms", f"{off:.1f} ms",
-                    None if math.isnan(off) else off <= 40.0))
+        s = mf1.summary
+        out.append(("MeanFlow 1 step, video-to-audio: onset F1 >= 0.8", f"{s.onset_f1:.3f}", s.onset_f1 >= 0.8))
+        out.append(("MeanFlow 1 step, video-to-audio: median offset <= 40 ms", f"{s.median_offset_ms:.1f} ms",
+                    _at_most(s.median_offset_ms, 40.0)))
         if mf1.rtf is not None:
             out.append(("MeanFlow 1 step: whole generation of 8 s at RTF <= 0.1", f"{mf1.rtf:.3f}",
                         mf1.rtf <= 0.1))
+        # issue 18's bars for the default one step
+        out.append(("MeanFlow 1 step, video-to-audio: onset F1 >= 0.75 (issue 18)", f"{s.onset_f1:.3f}",
+                    s.onset_f1 >= 0.75))
+        out.append(("MeanFlow 1 step, video-to-audio: material accuracy >= 0.7 (issue 18)",
+                    _num(s.material_accuracy, 3), _at_least(s.material_accuracy, 0.7)))
+        out.append(("MeanFlow 1 step, video-to-audio: Fréchet distance <= 650 (issue 18)", f"{s.frechet:.1f}",
+                    s.frechet <= 650.0))
+        if mf1.rtf is not None:
+            out.append(("MeanFlow 1 step: RTF <= 0.03 (issue 18)", f"{mf1.rtf:.3f}", mf1.rtf <= 0.03))
+        off_run = _find(result, "mf1-off-video")
+        if mode != "off" and off_run:
+            out.append(_guided_beats_unguided(s, off_run.summary))
     if mf1 and fm25:
         a, b = mf1.summary.onset_f1, fm25.summary.onset_f1
         out.append(("MeanFlow 1 step onset F1 within 5% of flow matching 25 steps (video)",
                     f"{a:.3f} vs {b:.3f} ({(a / b - 1) * 100 if b else float('nan'):+.1f}%)", a >= 0.95 * b))
+        # with the teacher as the baseline, the two together are the distilled student's bar
+        a, b = mf1.summary.material_accuracy, fm25.summary.material_accuracy
+        out.append(("MeanFlow 1 step material accuracy within 5% of flow matching 25 steps (video)",
+                    f"{_num(a, 3)} vs {_num(b, 3)}", _at_least(a, 0.95 * b)))
     if fm1_t and fm25_t and mf1_t:
         a, b, c = fm1_t.summary.onset_f1, fm25_t.summary.onset_f1, mf1_t.summary.onset_f1
         out.append(("flow matching 1 step worse on text-to-audio onset F1 than FM 25 steps and "
@@ -99,6 +116,26 @@ def bars(result: EvalResult) -> list[tuple[str, str, bool | None]]:
             out.append(("MeanFlow 1 step: text-to-audio Fréchet distance <= 2x video-to-audio's",
                         f"{a:.1f} vs {b:.1f} ({a / b:.2f}x)", a <= 2 * b))
     return out
+
+
+def _at_least(value: float, bar: float) -> bool | None:
+    return None if math.isnan(value) or math.isnan(bar) else value >= bar
+
+
+def _at_most(value: float, bar: float) -> bool | None:
+    return None if math.isnan(value) else value <= bar
+
+
+def _guided_beats_unguided(guided: Summary, unguided: Summary) -> tuple[str, str, bool | None]:
+    """Issue 18: the default guidance must help on onsets, timbre and the distribution at once."""
+    pairs = [("onset F1", guided.onset_f1, unguided.onset_f1, 3, True),
+             ("material", guided.material_accuracy, unguided.material_accuracy, 3, True),
+             ("Fréchet", guided.frechet, unguided.frechet, 1, False)]
+    measured = ", ".join(f"{name} {_num(g, d)} vs {_num(u, d)}" for name, g, u, d, _ in pairs)
+    if any(math.isnan(g) or math.isnan(u) for _, g, u, _, _ in pairs):
+        return "MeanFlow 1 step: guided better than unguided on all three (issue 18)", measured, None
+    better = all((g > u) if higher else (g < u) for _, g, u, _, higher in pairs)
+    return "MeanFlow 1 step: guided better than unguided on all three (issue 18)", measured, better
 
 
 def _model_lines(result: EvalResult) -> list[str]:
@@ -163,8 +200,8 @@ def _material_section(result: EvalResult, mode: str) -> list[str]:
             *_table(["impact / heard", *names], rows)]
 
 
-def render_markdown(result: EvalResult) -> str:
-    """The report as Markdown."""
+def render_markdown(result: EvalResult, routes: list[Route] | None = None) -> str:
+    """The report as Markdown; `routes`, the output folder's ledger, as its "Routes tried" section."""
     st = result.settings
     seeds = [c.truth.seed for c in result.clips]
     n_onsets = sum(c.truth.onsets.size for c in result.clips)
@@ -209,6 +246,8 @@ def render_markdown(result: EvalResult) -> str:
     for bar, measured, ok in bars(result):
         mark = "n/a" if ok is None else ("met" if ok else "NOT met")
         lines.append(f"- {bar}: {measured} — **{mark}**")
+    if routes:
+        lines += ["", *render_routes(routes)]
     lines += ["", f"![mel spectrograms of test clips]({FIGURE_NAME})", "", "## How the numbers are made", "",
               f"- Onsets: scored kinds {', '.join(ONSET_KINDS)} (after the first frame); starts of "
               f"{', '.join(DONT_CARE_KINDS)} are don't-care (a detection there is neither a hit nor a false "
@@ -299,7 +338,7 @@ def write_report(result: EvalResult) -> dict[str, Path]:
     """Write results.md, results.json and the figure into the output folder; returns their paths."""
     out = Path(result.settings.out)
     md = out / "results.md"
-    md.write_text(render_markdown(result))
+    md.write_text(render_markdown(result, read_ledger(out / LEDGER_NAME)))
     js = out / "results.json"
     js.write_text(json.dumps(_json(result), indent=1, default=float))
     paths = {"markdown": md, "json": js}

@@ -121,7 +121,7 @@ def test_bars_judge_the_distribution_distance_in_both_modalities():
     from mfmjt_core.evaluation.report import bars
 
     def run(model, steps, modality, f1, frechet, heard=0.5):
-        summary = SimpleNamespace(onset_f1=f1, frechet=frechet, median_offset_ms=12.0,
+        summary = SimpleNamespace(onset_f1=f1, frechet=frechet, median_offset_ms=12.0, material_accuracy=0.6,
                                   heard_material_accuracy=heard, heard_material_chance=0.35)
         return SimpleNamespace(config=RunConfig(model, steps, "off", modality), summary=summary, rtf=0.02)
 
@@ -138,6 +138,42 @@ def test_bars_judge_the_distribution_distance_in_both_modalities():
     # issue 18: text-to-audio judged by the material it sounds like, and its distance against video's
     assert judged["MeanFlow 1 step, text-to-audio: heard material accuracy >= 0.7"] is True
     assert judged["MeanFlow 1 step: text-to-audio Fréchet distance <= 2x video-to-audio's"] is True
+    # unguided default: no guided-vs-unguided bar to judge
+    assert not any("guided better than unguided" in bar for bar in judged)
+
+
+def _summary(f1, material, frechet):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(onset_f1=f1, material_accuracy=material, frechet=frechet, median_offset_ms=12.0,
+                           heard_material_accuracy=float("nan"), heard_material_chance=0.35)
+
+
+@pytest.mark.parametrize("unguided, better", [((0.735, 0.61, 576.0), False), ((0.70, 0.55, 600.0), True)])
+def test_issue_18_bars_judge_the_default_one_step_against_unguided(unguided, better):
+    """The shipped model's test numbers (plain 1.25: 0.766 / 0.58 / 573 against unguided 0.735 /
+    0.61 / 576) meet onset F1 and Fréchet but not material; guidance must win on all three."""
+    from types import SimpleNamespace
+
+    from mfmjt_core.evaluation.grid import RunConfig
+    from mfmjt_core.evaluation.report import bars
+
+    def run(guidance, steps, model, summary, rtf=0.021):
+        return SimpleNamespace(config=RunConfig(model, steps, guidance, "video"), summary=summary, rtf=rtf)
+
+    result = SimpleNamespace(models={"mf": {"defaults": {"guidance": 1.25, "rescale": "plain"}}}, runs=[
+        run("plain", 1, "mf", _summary(0.766, 0.58, 573.0)), run("off", 1, "mf", _summary(*unguided)),
+        run("plain", 25, "fm", _summary(0.80, 0.65, 500.0), rtf=None),
+    ])
+    judged = {bar: ok for bar, _, ok in bars(result)}
+    assert judged["MeanFlow 1 step, video-to-audio: onset F1 >= 0.75 (issue 18)"] is True
+    assert judged["MeanFlow 1 step, video-to-audio: material accuracy >= 0.7 (issue 18)"] is False
+    assert judged["MeanFlow 1 step, video-to-audio: Fréchet distance <= 650 (issue 18)"] is True
+    assert judged["MeanFlow 1 step: RTF <= 0.03 (issue 18)"] is True
+    assert judged["MeanFlow 1 step: guided better than unguided on all three (issue 18)"] is better
+    # against a 25-step teacher: 0.766 >= 0.95 x 0.80 on onsets; 0.58 < 0.95 x 0.65 on material
+    assert judged["MeanFlow 1 step onset F1 within 5% of flow matching 25 steps (video)"] is True
+    assert judged["MeanFlow 1 step material accuracy within 5% of flow matching 25 steps (video)"] is False
 
 
 def test_the_report_says_the_training_record_in_one_line():
