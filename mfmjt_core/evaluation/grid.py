@@ -65,6 +65,12 @@ class RunConfig:
         return "none" if self.guidance == "off" else self.guidance
 
 
+def guidance_column(defaults: dict) -> str:
+    """The guidance column of a model's own default sampling ("off" when its default is
+    unguided): the runs that judge the model as users get it."""
+    return "off" if defaults.get("guidance", 1.0) == 1.0 or defaults.get("rescale") == "none" else defaults["rescale"]
+
+
 def full_grid() -> list[RunConfig]:
     """Every combination, in table order (modality, then model/steps, then guidance)."""
     return [RunConfig(m, s, g, mod) for mod in MODALITIES for m, s in MODEL_STEPS for g in GUIDANCE_MODES]

@@ -8,7 +8,7 @@ import platform
 import time
 from pathlib import Path
 
-from mfmjt_core.evaluation.grid import MODALITIES
+from mfmjt_core.evaluation.grid import MODALITIES, guidance_column
 from mfmjt_core.evaluation.onsets import DONT_CARE_KINDS, ONSET_KINDS
 from mfmjt_core.evaluation.routes import LEDGER_NAME, Route, read_ledger, render_routes
 from mfmjt_core.evaluation.runner import EvalResult, RunResult
@@ -54,8 +54,7 @@ def _find(result: EvalResult, name: str) -> RunResult | None:
 def _default_mode(result: EvalResult) -> str:
     """The guidance column of the MeanFlow model's own default sampling ("off" when its default
     is unguided): the bars and the figure judge the model as users get it."""
-    d = result.models["mf"]["defaults"]
-    return "off" if d["guidance"] == 1.0 or d["rescale"] == "none" else d["rescale"]
+    return guidance_column(result.models["mf"]["defaults"])
 
 
 def bars(result: EvalResult) -> list[tuple[str, str, bool | None]]:

@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mfmjt_core.evaluation.grid import guidance_column
+
 LEDGER_NAME = "routes.json"
 SECTION_TITLE = "## Routes tried (issue 18)"
 _VERSION = 1
@@ -109,29 +111,23 @@ def _setting(run: dict) -> str:
     return steps + (", unguided" if run["guidance"] == "off" else f", {run['guidance']} {run['scale']:g}")
 
 
-def _default_run(runs: dict[str, dict], prefix: str, modality: str, guided: bool) -> str | None:
-    """The first run of `prefix` (mf1, fm25 ...) and modality, guided or not, in the evaluation's order."""
-    for name, run in runs.items():
-        if name.startswith(prefix + "-") and run["modality"] == modality and (run["guidance"] != "off") == guided:
-            return name
-    return None
-
-
 def route_from_results(results: dict, *, name: str, route: str, what: str, compute: Compute,
                        video: str | None = None, unguided: str | None = None, text: str | None = None,
                        note: str = "", date: str | None = None) -> Route:
     """A ledger row from an evaluation's results.json. Runs not named are taken from the
     evaluation: its one-step MeanFlow runs when it made any, else its 25-step flow-matching runs;
-    the first guided video run (the model's default scale), the unguided one, the first guided
-    text run."""
+    the video and text runs at the model's own default guidance (as users get it) and the
+    unguided video run."""
     runs = {r["name"]: r for r in results["runs"]}
-    prefix = "mf1" if any(n.startswith("mf1-") for n in runs) else "fm25"
-    picks = {"video": video or _default_run(runs, prefix, "video", True),
-             "unguided": unguided or _default_run(runs, prefix, "video", False),
-             "text": text or _default_run(runs, prefix, "text", True)}
-    for role, run_name in picks.items():
-        if run_name is not None and run_name not in runs:
-            raise LedgerError(f"no run {run_name!r} ({role}) in the evaluation; it made: {', '.join(runs)}")
+    prefix, role = ("mf1", "mf") if any(n.startswith("mf1-") for n in runs) else ("fm25", "fm")
+    mode = guidance_column(results["models"].get(role, {}).get("defaults", {}))
+    picks = {"video": video or f"{prefix}-{mode}-video", "unguided": unguided or f"{prefix}-off-video",
+             "text": text or f"{prefix}-{mode}-text"}
+    for role_name, flag in (("video", video), ("unguided", unguided), ("text", text)):
+        if flag is not None and flag not in runs:
+            raise LedgerError(f"no run {flag!r} ({role_name}) in the evaluation; it made: {', '.join(runs)}")
+        if flag is None and picks[role_name] not in runs:
+            picks[role_name] = None  # the evaluation did not make it: an empty cell
 
     def video_score(run_name: str | None) -> VideoScore | None:
         if run_name is None:

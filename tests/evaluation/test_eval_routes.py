@@ -12,12 +12,14 @@ from mfmjt_core.evaluation.routes import SECTION_TITLE, read_ledger, replace_sec
 
 @pytest.fixture(scope="module")
 def evaluation(tmp_path_factory):
-    """A real `mfmjt eval synth` of the small random model on two clips."""
+    """A real `mfmjt eval synth` of the small random model on two clips (its default guidance:
+    zero_star; a plain run before it, which a row must not take for the default)."""
     import torch
 
     out = tmp_path_factory.mktemp("eval")
     argv = ["eval", "synth", "--model", "tiny-random", "--clips", "2", "--out", str(out),
-            "--configs", "mf1-off-video", "mf1-plain-video", "mf1-plain-text", "--rtf-clips", "0",
+            "--configs", "mf1-off-video", "mf1-plain-video", "mf1-zero_star-video", "mf1-zero_star-text",
+            "--rtf-clips", "0",
             "--figure-clips", "1", "--material-train-clips", "20", "--guidance", "1.5"]
     before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -40,11 +42,12 @@ def test_a_row_holds_the_evaluations_own_numbers_and_stays_in_the_report(evaluat
     assert _route(out, "conv", "--note", "not kept") == 0
     results = {r["name"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
     (row,) = read_ledger(out / "routes.json")
-    assert row.video.onset_f1 == results["mf1-plain-video"]["onset_f1"]
-    assert row.video.material == results["mf1-plain-video"]["material_accuracy"]
-    assert row.video.setting == "1 step, plain 1.5"
+    assert row.video.onset_f1 == results["mf1-zero_star-video"]["onset_f1"]
+    assert row.video.material == results["mf1-zero_star-video"]["material_accuracy"]
+    assert row.video.frechet == results["mf1-zero_star-video"]["frechet"] != results["mf1-plain-video"]["frechet"]
+    assert row.video.setting == "1 step, zero_star 1.5"
     assert row.unguided.frechet == results["mf1-off-video"]["frechet"] and row.unguided.setting == "1 step, unguided"
-    assert row.text.heard_material == results["mf1-plain-text"]["heard_material_accuracy"]
+    assert row.text.heard_material == results["mf1-zero_star-text"]["heard_material_accuracy"]
     assert row.split == "test" and row.clips == 2 and row.compute.share == 0.76
     assert row.source.startswith("mfmjt eval synth --model tiny-random")
 
