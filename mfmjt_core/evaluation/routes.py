@@ -181,9 +181,13 @@ def render_routes(routes: list[Route]) -> list[str]:
     for r in routes:
         text = "–" if r.text is None else (f"{_n(r.text.heard_material, 2)} / {_n(r.text.frechet, 0)} "
                                            f"({r.text.setting})")
+        same = r.unguided is not None and r.video is not None and (
+            (r.unguided.onset_f1, r.unguided.material, r.unguided.frechet)
+            == (r.video.onset_f1, r.video.material, r.video.frechet))
+        source = f"`{r.source}`" if r.source.startswith("mfmjt ") else r.source  # a command, or the docs
         cells = [r.route, f"**{r.name}**: {r.what}", _compute_cell(r.compute), f"{r.clips} {r.split}",
-                 _video_cell(r.video), _video_cell(r.unguided), text, r.note,
-                 f"`{r.source}`" + (f" ({r.date})" if r.date else "")]
+                 _video_cell(r.video), "its default is unguided" if same else _video_cell(r.unguided), text,
+                 r.note, source + (f" ({r.date})" if r.date else "")]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return lines
 

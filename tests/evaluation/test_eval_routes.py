@@ -67,6 +67,7 @@ def test_a_row_holds_the_evaluations_own_numbers_and_stays_in_the_report(evaluat
     assert main(argv) == 0
     md = (out / "results.md").read_text()
     assert md.count(SECTION_TITLE) == 1 and "**conv-unguided-only**" in md and "| shipped |" in md
+    assert md.count("its default is unguided") == 1  # the unguided row says so instead of repeating itself
 
 
 def test_bad_input_is_refused_and_leaves_the_ledger_whole(evaluation, tmp_path, capsys):
