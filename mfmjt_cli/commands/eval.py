@@ -80,6 +80,8 @@ def _add_route_arguments(sub) -> None:
         p.add_argument(f"--{role}", metavar="RUN",
                        help=f"the evaluation's run for the {role} column (default: its first one-step "
                             "MeanFlow run of that kind, else its 25-step flow-matching one)")
+    p.add_argument("--source", help="how the numbers were made, when not by the evaluation's own command "
+                                     "(e.g. a script that ran it with a patch)")
     p.add_argument("--ledger", default="docs/eval/routes.json", help="ledger file (default docs/eval/routes.json)")
 
 
@@ -199,7 +201,7 @@ def run_route(args: argparse.Namespace) -> int:
         route = route_from_results(
             json.loads(results_path.read_text()), name=args.name, route=args.route, what=args.what,
             compute=Compute(args.device, args.minutes, args.steps, args.share),
-            video=args.video, unguided=args.unguided, text=args.text, note=args.note)
+            video=args.video, unguided=args.unguided, text=args.text, note=args.note, source=args.source)
         routes = with_route(read_ledger(ledger), route)
     except (LedgerError, json.JSONDecodeError, KeyError) as e:
         print(f"mfmjt eval route: {e}", file=sys.stderr)

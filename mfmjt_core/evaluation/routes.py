@@ -113,7 +113,7 @@ def _setting(run: dict) -> str:
 
 def route_from_results(results: dict, *, name: str, route: str, what: str, compute: Compute,
                        video: str | None = None, unguided: str | None = None, text: str | None = None,
-                       note: str = "", date: str | None = None) -> Route:
+                       note: str = "", date: str | None = None, source: str | None = None) -> Route:
     """A ledger row from an evaluation's results.json. Runs not named are taken from the
     evaluation: its one-step MeanFlow runs when it made any, else its 25-step flow-matching runs;
     the video and text runs at the model's own default guidance (as users get it) and the
@@ -141,7 +141,7 @@ def route_from_results(results: dict, *, name: str, route: str, what: str, compu
         name=name, route=route, what=what, compute=compute, split=settings.get("split", "test"),
         clips=int(settings["clips"]), video=video_score(picks["video"]), unguided=video_score(picks["unguided"]),
         text=TextScore(_setting(t), t["heard_material_accuracy"], t["frechet"]) if t else None,
-        source=results["command"], date=date or time.strftime("%Y-%m-%d"), note=note)
+        source=source or results["command"], date=date or time.strftime("%Y-%m-%d"), note=note)
 
 
 def _n(value: float | None, digits: int) -> str:
@@ -184,7 +184,7 @@ def render_routes(routes: list[Route]) -> list[str]:
         same = r.unguided is not None and r.video is not None and (
             (r.unguided.onset_f1, r.unguided.material, r.unguided.frechet)
             == (r.video.onset_f1, r.video.material, r.video.frechet))
-        source = f"`{r.source}`" if r.source.startswith("mfmjt ") else r.source  # a command, or the docs
+        source = r.source if r.source.startswith("docs/") else f"`{r.source}`"  # the docs, or a command
         cells = [r.route, f"**{r.name}**: {r.what}", _compute_cell(r.compute), f"{r.clips} {r.split}",
                  _video_cell(r.video), "its default is unguided" if same else _video_cell(r.unguided), text,
                  r.note, source + (f" ({r.date})" if r.date else "")]

@@ -57,11 +57,13 @@ def test_a_row_holds_the_evaluations_own_numbers_and_stays_in_the_report(evaluat
     assert "76% of the shipped line's" in md
 
     # a second row, and the first replaced in place: two rows, the first still first
-    assert _route(out, "conv-unguided-only", "--video", "mf1-off-video") == 0
+    assert _route(out, "conv-unguided-only", "--video", "mf1-off-video",
+                  "--source", "python scripts/x.py -- --model tiny-random") == 0
     assert _route(out, "conv", "--note", "shipped") == 0
     rows = read_ledger(out / "routes.json")
     assert [r.name for r in rows] == ["conv", "conv-unguided-only"] and rows[0].note == "shipped"
     assert rows[1].video.setting == "1 step, unguided"
+    assert rows[1].source == "python scripts/x.py -- --model tiny-random"
 
     # a new evaluation into the folder (cached audio: it only scores) keeps the section
     assert main(argv) == 0
