@@ -14,6 +14,22 @@ def _one_thread(one_torch_thread):
 
 
 @pytest.fixture(scope="session")
+def cli_one_thread():
+    """`mfmjt ARGV...` in-process on one torch thread (module fixtures run before `_one_thread`)."""
+    from mfmjt_cli.entry import main
+
+    def run(argv: list[str]) -> int:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return main(argv)
+        finally:
+            torch.set_num_threads(before)
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def test_clips():
     """Reference audio and ground truth of the first 8 test-split clips (no frames)."""
     from mfmjt_core.synth import make_clip, split_seeds

@@ -11,22 +11,15 @@ from mfmjt_core.evaluation.routes import SECTION_TITLE, read_ledger, replace_sec
 
 
 @pytest.fixture(scope="module")
-def evaluation(tmp_path_factory):
+def evaluation(tmp_path_factory, cli_one_thread):
     """A real `mfmjt eval synth` of the small random model on two clips (its default guidance:
     zero_star; a plain run before it, which a row must not take for the default)."""
-    import torch
-
     out = tmp_path_factory.mktemp("eval")
     argv = ["eval", "synth", "--model", "tiny-random", "--clips", "2", "--out", str(out),
             "--configs", "mf1-off-video", "mf1-plain-video", "mf1-zero_star-video", "mf1-zero_star-text",
             "--rtf-clips", "0",
             "--figure-clips", "1", "--material-train-clips", "20", "--guidance", "1.5"]
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        assert main(argv) == 0
-    finally:
-        torch.set_num_threads(before)
+    assert cli_one_thread(argv) == 0
     return out, argv
 
 

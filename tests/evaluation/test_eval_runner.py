@@ -13,19 +13,12 @@ CONFIGS = ["mf1-off-video", "mf1-zero_star-video", "fm1-zero_star-video", "fm25-
 
 
 @pytest.fixture(scope="module")
-def evaluation(tmp_path_factory, tiny_fm_model):
-    import torch
-
+def evaluation(tmp_path_factory, cli_one_thread, tiny_fm_model):
     out = tmp_path_factory.mktemp("eval")
     argv = ["eval", "synth", "--model", "tiny-random", "--baseline", str(tiny_fm_model), "--clips", "2",
             "--out", str(out), "--configs", *CONFIGS, "--rtf-clips", "1", "--figure-clips", "2",
             "--material-train-clips", "20"]
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        assert main(argv) == 0
-    finally:
-        torch.set_num_threads(before)
+    assert cli_one_thread(argv) == 0
     return out, argv
 
 
@@ -99,17 +92,10 @@ def test_bad_selection_exits_with_usage_code(tmp_path):
                  "--configs", "mf3-*"]) == 2
 
 
-def test_validation_split_for_choosing_settings(tmp_path):
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        assert main(["eval", "synth", "--model", "tiny-random", "--out", str(tmp_path), "--clips", "2",
-                     "--split", "val", "--configs", "mf1-off-video", "--rtf-clips", "0", "--figure-clips", "0",
-                     "--material-train-clips", "20"]) == 0
-    finally:
-        torch.set_num_threads(before)
+def test_validation_split_for_choosing_settings(tmp_path, cli_one_thread):
+    assert cli_one_thread(["eval", "synth", "--model", "tiny-random", "--out", str(tmp_path), "--clips", "2",
+                           "--split", "val", "--configs", "mf1-off-video", "--rtf-clips", "0",
+                           "--figure-clips", "0", "--material-train-clips", "20"]) == 0
     md = (tmp_path / "results.md").read_text()
     assert "--split val" in md and "2 val-split clips (seeds 10000000..10000001)" in md
 
