@@ -10,7 +10,8 @@ network's learned empty sync features), and with the CLIP frame features dropped
     v = v_c + (sync_scale - 1) (v_c - v_{no sync}) + (clip_scale - 1) (v_c - v_{no clip})
 
 so guidance pushes the timing stream, the appearance stream, or both by separate amounts (one
-scale at 1 leaves that stream unguided). The guided configs' own scale and mode are ignored.
+scale at 1 leaves that stream unguided). The guided configs' own scale and mode are ignored
+for requests with a picture; prompt-only requests keep their own guidance.
 Three network evaluations per step instead of two; not a product setting (docs/training.md,
 "Guidance routes": the measurements). Give each run its own --out: the evaluation's audio cache
 does not know about the patch.
@@ -24,12 +25,17 @@ import sys
 import torch
 
 
+def _without_video(cond, empty) -> bool:
+    return all(torch.equal(cond[k], empty[k].expand_as(cond[k])) for k in ("clip_f", "sync_f"))
+
+
 def stream_guided(sync_scale: float, clip_scale: float):
     """A drop-in for `mfmjt_core.flows.flow_matching.guided` with one scale per video stream."""
     from mfmjt_core.flows.guidance import guided as plain_guided
 
     def guided(model, z, r, t, cond, guidance):
-        if guidance is None or guidance.mode == "none":
+        if guidance is None or guidance.mode == "none" or _without_video(cond, guidance.uncond):
+            # prompt-only rows have no video stream to split: their own guidance, unchanged
             return plain_guided(model, z, r, t, cond, guidance)
         cond, empty = dict(cond), guidance.uncond
         no_sync = {**cond, "sync_f": empty["sync_f"].expand_as(cond["sync_f"])}

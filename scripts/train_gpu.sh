@@ -40,7 +40,16 @@ PY="${PYTHON:-}"
 if [[ -z "$PY" ]]; then
   if [[ -x .venv/bin/python ]]; then PY=.venv/bin/python; else PY=python3; fi
 fi
+case "$MODE" in
+  scratch|continue|guidance-input|flow-first) ;;
+  *) echo "MODE must be scratch, continue, guidance-input or flow-first, got $MODE" >&2; exit 2 ;;
+esac
+FM_SHARE="${FM_SHARE:-0.6}"
+if ! awk -v s="$FM_SHARE" 'BEGIN { exit !(s > 0 && s < 1) }'; then
+  echo "FM_SHARE is the flow stage's share of the minutes, between 0 and 1, got $FM_SHARE" >&2; exit 2
+fi
 mkdir -p "$DEST" "$RUN"
+rm -f "$DEST/model.safetensors"  # only this session's weights come back as the model
 
 common=(--device "$DEVICE" --workers "$WORKERS" --out "$RUN"
         --set "batch_size=$BATCH" --set "log_every=50" --set "checkpoint_every=500")
@@ -66,12 +75,11 @@ case "$MODE" in
     train "$MINUTES" --stages guidance-input --init embedded --set "guidance-input:steps=$MF_STEPS" ;;
   flow-first)
     # the conversion with more text-only rows (null_video 0.55), as measured on the CPU
-    fm_minutes="$(awk -v m="$MINUTES" -v s="${FM_SHARE:-0.6}" 'BEGIN { printf "%.2f", m * s }')"
+    fm_minutes="$(awk -v m="$MINUTES" -v s="$FM_SHARE" 'BEGIN { printf "%.2f", m * s }')"
     conv_minutes="$(awk -v m="$MINUTES" -v f="$fm_minutes" 'BEGIN { printf "%.2f", m - f }')"
     train "$fm_minutes" --stages fm --set "fm:steps=$FM_STEPS" "${from_scratch[@]}" &&
       train "$conv_minutes" --stages continue --init "$RUN/fm/model.safetensors" \
         --set "continue:steps=$MF_STEPS" --set "continue:null_video=0.55" ;;
-  *) echo "MODE must be scratch, continue, guidance-input or flow-first, got $MODE" >&2; exit 2 ;;
 esac
 rc=$?
 set -e

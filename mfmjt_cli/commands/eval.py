@@ -76,10 +76,12 @@ def _add_route_arguments(sub) -> None:
     p.add_argument("--share", type=float,
                    help="fraction of the shipped line's compute (17,000 flow-matching steps of batch 16)")
     p.add_argument("--note", default="", help="the outcome in a line (kept, shipped, not kept and why)")
-    for role in ("video", "unguided", "text"):
+    for role, default in (("video", "the video run at the model's default guidance"),
+                          ("unguided", "the unguided video run"),
+                          ("text", "the prompt-only run at the model's default text guidance")):
         p.add_argument(f"--{role}", metavar="RUN",
-                       help=f"the evaluation's run for the {role} column (default: its first one-step "
-                            "MeanFlow run of that kind, else its 25-step flow-matching one)")
+                       help=f"the evaluation's run for the {role} column (default: {default}, one-step "
+                            "MeanFlow when the evaluation made such runs, else 25-step flow matching)")
     p.add_argument("--source", help="how the numbers were made, when not by the evaluation's own command "
                                      "(e.g. a script that ran it with a patch)")
     p.add_argument("--ledger", default="docs/eval/routes.json", help="ledger file (default docs/eval/routes.json)")
@@ -178,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_route(args: argparse.Namespace) -> int:
     import json
+    import math
     import sys
     from pathlib import Path
 
@@ -196,14 +199,16 @@ def run_route(args: argparse.Namespace) -> int:
     try:
         if not results_path.exists():
             raise LedgerError(f"no results.json in {args.run_dir}: give the output folder of `mfmjt eval synth`")
-        if args.share is not None and not 0 < args.share:
+        if args.share is not None and not 0 < args.share < math.inf:
             raise LedgerError(f"--share is a positive fraction, got {args.share}")
+        if args.minutes is not None and not 0 <= args.minutes < math.inf:
+            raise LedgerError(f"--minutes is a number of minutes, got {args.minutes}")
         route = route_from_results(
             json.loads(results_path.read_text()), name=args.name, route=args.route, what=args.what,
             compute=Compute(args.device, args.minutes, args.steps, args.share),
             video=args.video, unguided=args.unguided, text=args.text, note=args.note, source=args.source)
         routes = with_route(read_ledger(ledger), route)
-    except (LedgerError, json.JSONDecodeError, KeyError) as e:
+    except (LedgerError, json.JSONDecodeError) as e:
         print(f"mfmjt eval route: {e}", file=sys.stderr)
         return 2
     ledger.parent.mkdir(parents=True, exist_ok=True)

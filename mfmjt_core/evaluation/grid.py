@@ -65,10 +65,14 @@ class RunConfig:
         return "none" if self.guidance == "off" else self.guidance
 
 
-def guidance_column(defaults: dict) -> str:
-    """The guidance column of a model's own default sampling ("off" when its default is
-    unguided): the runs that judge the model as users get it."""
-    return "off" if defaults.get("guidance", 1.0) == 1.0 or defaults.get("rescale") == "none" else defaults["rescale"]
+def guidance_column(defaults: dict, modality: str = "video") -> str:
+    """The guidance column of a model's own default sampling for `modality` ("off" when that
+    default is unguided; prompt-only requests have their own scale, `text_guidance`, when the
+    model sets one): the runs that judge the model as users get it."""
+    scale = defaults.get("guidance", 1.0)
+    if modality == "text" and defaults.get("text_guidance") is not None:
+        scale = defaults["text_guidance"]
+    return "off" if scale == 1.0 or defaults.get("rescale") == "none" else defaults["rescale"]
 
 
 def full_grid() -> list[RunConfig]:

@@ -10,8 +10,9 @@ as its "Routes tried" section, and every `mfmjt eval synth` into that folder kee
 from __future__ import annotations
 
 import json
+import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from mfmjt_core.evaluation.grid import guidance_column
@@ -64,17 +65,53 @@ class Route:
     note: str = ""
 
 
-def _route_from_json(d: dict) -> Route:
-    try:
-        return Route(
-            name=d["name"], route=d["route"], what=d["what"], compute=Compute(**d["compute"]),
-            split=d["split"], clips=int(d["clips"]),
-            video=VideoScore(**d["video"]) if d.get("video") else None,
-            unguided=VideoScore(**d["unguided"]) if d.get("unguided") else None,
-            text=TextScore(**d["text"]) if d.get("text") else None,
-            source=d["source"], date=d.get("date", ""), note=d.get("note", ""))
-    except (KeyError, TypeError) as e:
-        raise LedgerError(f"route {d.get('name', '?')!r}: {e}") from e
+# What each field of a ledger row must hold ("num?": a finite number or null; a class: its own
+# object, "?" when it may be null). Rows are typed on reading, so a hand-edited ledger that would
+# break the report is refused before any evaluation starts, with the row and field named.
+_SCORE = "num?"
+_FIELDS: dict[type, dict[str, object]] = {
+    Compute: {"device": str, "minutes": _SCORE, "steps": str, "share": _SCORE},
+    VideoScore: {"setting": str, "onset_f1": _SCORE, "material": _SCORE, "frechet": _SCORE},
+    TextScore: {"setting": str, "heard_material": _SCORE, "frechet": _SCORE},
+    Route: {"name": str, "route": str, "what": str, "compute": Compute, "split": str, "clips": int,
+            "video": (VideoScore, None), "unguided": (VideoScore, None), "text": (TextScore, None),
+            "source": str, "date": str, "note": str},
+}
+
+
+def _typed(cls: type, d: object, where: str):
+    if not isinstance(d, dict):
+        raise LedgerError(f"{where}: expected an object, got {type(d).__name__}")
+    kinds = _FIELDS[cls]
+    optional = {f.name for f in fields(cls) if f.default is not MISSING}
+    unknown = sorted(set(d) - set(kinds))
+    if unknown:
+        raise LedgerError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    values = {}
+    for key, kind in kinds.items():
+        if key not in d:
+            if key in optional:  # left out: the field's default
+                continue
+            raise LedgerError(f"{where}: missing field {key!r}")
+        value, at = d[key], f"{where}.{key}"
+        if isinstance(kind, tuple):  # a nested object or null
+            values[key] = None if value is None else _typed(kind[0], value, at)
+        elif kind in _FIELDS:
+            values[key] = _typed(kind, value, at)
+        elif kind == _SCORE:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                      or not math.isfinite(value)):
+                raise LedgerError(f"{at}: expected a finite number or null, got {value!r}")
+            values[key] = value
+        elif kind is int:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise LedgerError(f"{at}: expected a positive whole number, got {value!r}")
+            values[key] = value
+        else:
+            if not isinstance(value, str):
+                raise LedgerError(f"{at}: expected text, got {value!r}")
+            values[key] = value
+    return cls(**values)
 
 
 def read_ledger(path: Path) -> list[Route]:
@@ -85,9 +122,20 @@ def read_ledger(path: Path) -> list[Route]:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise LedgerError(f"{path} is not JSON: {e}") from e
-    if data.get("version") != _VERSION:
-        raise LedgerError(f"{path}: ledger version {data.get('version')!r}, this mfmjt reads {_VERSION}")
-    return [_route_from_json(d) for d in data.get("routes", [])]
+    if not isinstance(data, dict) or data.get("version") != _VERSION:
+        found = data.get("version") if isinstance(data, dict) else type(data).__name__
+        raise LedgerError(f"{path}: ledger version {found!r}, this mfmjt reads {_VERSION}")
+    rows = data.get("routes", [])
+    if not isinstance(rows, list):
+        raise LedgerError(f"{path}: \"routes\" must be a list")
+    routes = [_typed(Route, d, f"{path}: route {i + 1}" + (f" ({d['name']!r})" if isinstance(d, dict)
+                                                             and isinstance(d.get("name"), str) else ""))
+              for i, d in enumerate(rows)]
+    names = [r.name for r in routes]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise LedgerError(f"{path}: more than one route named {', '.join(duplicated)}")
+    return routes
 
 
 def write_ledger(path: Path, routes: list[Route]) -> None:
@@ -116,18 +164,25 @@ def route_from_results(results: dict, *, name: str, route: str, what: str, compu
                        note: str = "", date: str | None = None, source: str | None = None) -> Route:
     """A ledger row from an evaluation's results.json. Runs not named are taken from the
     evaluation: its one-step MeanFlow runs when it made any, else its 25-step flow-matching runs;
-    the video and text runs at the model's own default guidance (as users get it) and the
-    unguided video run."""
-    runs = {r["name"]: r for r in results["runs"]}
+    the video and text runs at the model's own default guidance (as users get it; prompt-only at
+    its text guidance) and the unguided video run. A row with no scores at all is refused."""
+    try:
+        runs = {r["name"]: r for r in results["runs"]}
+        settings, command = results["settings"], results["command"]
+    except (KeyError, TypeError) as e:
+        raise LedgerError(f"not the results of `mfmjt eval synth` (no {e})") from e
     prefix, role = ("mf1", "mf") if any(n.startswith("mf1-") for n in runs) else ("fm25", "fm")
-    mode = guidance_column(results["models"].get(role, {}).get("defaults", {}))
-    picks = {"video": video or f"{prefix}-{mode}-video", "unguided": unguided or f"{prefix}-off-video",
-             "text": text or f"{prefix}-{mode}-text"}
+    defaults = results.get("models", {}).get(role, {}).get("defaults", {})
+    picks = {"video": video or f"{prefix}-{guidance_column(defaults)}-video",
+             "unguided": unguided or f"{prefix}-off-video",
+             "text": text or f"{prefix}-{guidance_column(defaults, 'text')}-text"}
     for role_name, flag in (("video", video), ("unguided", unguided), ("text", text)):
         if flag is not None and flag not in runs:
             raise LedgerError(f"no run {flag!r} ({role_name}) in the evaluation; it made: {', '.join(runs)}")
-        if flag is None and picks[role_name] not in runs:
-            picks[role_name] = None  # the evaluation did not make it: an empty cell
+    if not any(name in runs for name in picks.values()):
+        raise LedgerError(f"the evaluation made none of the runs a row takes ({', '.join(picks.values())}); "
+                          f"it made: {', '.join(runs)}; name them with --video, --unguided or --text")
+    picks = {k: (v if v in runs else None) for k, v in picks.items()}  # not made: an empty cell
 
     def video_score(run_name: str | None) -> VideoScore | None:
         if run_name is None:
@@ -136,12 +191,11 @@ def route_from_results(results: dict, *, name: str, route: str, what: str, compu
         return VideoScore(_setting(r), r["onset_f1"], r["material_accuracy"], r["frechet"])
 
     t = runs[picks["text"]] if picks["text"] else None
-    settings = results["settings"]
     return Route(
         name=name, route=route, what=what, compute=compute, split=settings.get("split", "test"),
         clips=int(settings["clips"]), video=video_score(picks["video"]), unguided=video_score(picks["unguided"]),
         text=TextScore(_setting(t), t["heard_material_accuracy"], t["frechet"]) if t else None,
-        source=source or results["command"], date=date or time.strftime("%Y-%m-%d"), note=note)
+        source=source or command, date=date or time.strftime("%Y-%m-%d"), note=note)
 
 
 def _n(value: float | None, digits: int) -> str:
@@ -162,7 +216,8 @@ def _compute_cell(c: Compute) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text safe inside a table cell: backslashes first, so an escaped pipe stays one."""
+    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").splitlines())
 
 
 def render_routes(routes: list[Route]) -> list[str]:
@@ -181,12 +236,10 @@ def render_routes(routes: list[Route]) -> list[str]:
     for r in routes:
         text = "–" if r.text is None else (f"{_n(r.text.heard_material, 2)} / {_n(r.text.frechet, 0)} "
                                            f"({r.text.setting})")
-        same = r.unguided is not None and r.video is not None and (
-            (r.unguided.onset_f1, r.unguided.material, r.unguided.frechet)
-            == (r.video.onset_f1, r.video.material, r.video.frechet))
+        same = r.unguided is not None and r.unguided == r.video
         source = r.source if r.source.startswith("docs/") else f"`{r.source}`"  # the docs, or a command
         cells = [r.route, f"**{r.name}**: {r.what}", _compute_cell(r.compute), f"{r.clips} {r.split}",
-                 _video_cell(r.video), "its default is unguided" if same else _video_cell(r.unguided), text,
+                 _video_cell(r.video), "the video column's run" if same else _video_cell(r.unguided), text,
                  r.note, source + (f" ({r.date})" if r.date else "")]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return lines

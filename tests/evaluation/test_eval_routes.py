@@ -62,7 +62,7 @@ def test_a_row_holds_the_evaluations_own_numbers_and_stays_in_the_report(evaluat
     assert main(argv) == 0
     md = (out / "results.md").read_text()
     assert md.count(SECTION_TITLE) == 1 and "**conv-unguided-only**" in md and "| shipped |" in md
-    assert md.count("its default is unguided") == 1  # the unguided row says so instead of repeating itself
+    assert md.count("the video column's run") == 1  # the unguided cell says so instead of repeating it
 
 
 def test_bad_input_is_refused_and_leaves_the_ledger_whole(evaluation, tmp_path, capsys):
@@ -74,17 +74,86 @@ def test_bad_input_is_refused_and_leaves_the_ledger_whole(evaluation, tmp_path, 
     assert _route(tmp_path, "x") == 2  # a folder without an evaluation
     assert "no results.json" in capsys.readouterr().err
     assert _route(out, "x", "--share", "-1") == 2
+    assert _route(out, "x", "--minutes", "nan") == 2
     assert (out / "routes.json").read_bytes() == before
 
 
-def test_a_broken_ledger_stops_the_evaluation_before_it_generates(tmp_path, capsys):
-    (tmp_path / "routes.json").write_text('{"version": 1, "routes": [{"name": "half"}]}')
+@pytest.mark.parametrize("edit, says", [
+    (lambda row: row.update(note=None), "route 1 ('half').note: expected text"),
+    (lambda row: row.update(clips="abc"), "route 1 ('half').clips: expected a positive whole number"),
+    (lambda row: row["compute"].update(minutes="80"), "compute.minutes: expected a finite number or null"),
+    (lambda row: row.update(colour="red"), "unknown field(s) colour"),
+    (lambda row: row.pop("source"), "missing field 'source'"),
+])
+def test_a_ledger_that_would_break_the_report_stops_the_evaluation_before_it_generates(
+        tmp_path, capsys, edit, says):
+    row = {"name": "half", "route": "r", "what": "w", "compute": {"device": "CPU", "minutes": 1, "steps": "1"},
+           "split": "test", "clips": 2, "video": None, "unguided": None, "text": None, "source": "docs/x",
+           "note": ""}
+    edit(row)
+    (tmp_path / "routes.json").write_text(json.dumps({"version": 1, "routes": [row]}))
     assert main(["eval", "synth", "--model", "tiny-random", "--clips", "2", "--out", str(tmp_path),
                  "--configs", "mf1-off-video"]) == 2
-    assert "route 'half'" in capsys.readouterr().err
+    assert says in capsys.readouterr().err
     assert not (tmp_path / "cache").exists() and not (tmp_path / "results.md").exists()
-    (tmp_path / "routes.json").write_text("{not json")
-    assert _route(tmp_path, "x") == 2
+
+
+def test_a_broken_ledger_is_refused_by_route_and_left_as_it_was(evaluation, tmp_path, capsys):
+    out, _ = evaluation
+    ledger = tmp_path / "routes.json"
+    for text, says in (("{not json", "is not JSON"), ("[]", "ledger version"),
+                       ('{"version": 1, "routes": {}}', '"routes" must be a list')):
+        ledger.write_text(text)
+        assert main(["eval", "route", "x", "--from", str(out), "--route", "r", "--what", "w", "--device", "CPU",
+                     "--steps", "1", "--ledger", str(ledger)]) == 2
+        assert says in capsys.readouterr().err and ledger.read_text() == text
+
+
+def test_two_rows_of_one_name_are_refused(tmp_path):
+    from mfmjt_core.evaluation.routes import Compute, LedgerError, Route, write_ledger
+
+    row = Route("a", "r", "w", Compute("CPU", None, "1"), "test", 2, None, None, None, "docs/x")
+    write_ledger(tmp_path / "routes.json", [row, row])
+    with pytest.raises(LedgerError, match="more than one route named a"):
+        read_ledger(tmp_path / "routes.json")
+
+
+def test_a_row_needs_at_least_one_score(evaluation, capsys):
+    out, _ = evaluation
+    results = json.loads((out / "results.json").read_text())
+    results["runs"] = [r for r in results["runs"] if r["name"] == "mf1-plain-video"]  # not the default's
+    from mfmjt_core.evaluation.routes import Compute, LedgerError, route_from_results
+
+    with pytest.raises(LedgerError, match="made none of the runs a row takes"):
+        route_from_results(results, name="x", route="r", what="w", compute=Compute("CPU", None, "1"))
+    row = route_from_results(results, name="x", route="r", what="w", compute=Compute("CPU", None, "1"),
+                             video="mf1-plain-video")
+    assert row.video.setting == "1 step, plain 1.5" and row.unguided is None and row.text is None
+
+
+def test_prompt_only_column_follows_the_models_text_guidance(evaluation):
+    """A model unguided with a picture but guided without one (text_guidance 3): the video column
+    is the unguided run, the text column the guided prompt-only run."""
+    from mfmjt_core.evaluation.routes import Compute, route_from_results
+
+    out, _ = evaluation
+    results = json.loads((out / "results.json").read_text())
+    results["models"]["mf"]["defaults"] = {"guidance": 1.0, "rescale": "zero_star", "text_guidance": 3.0}
+    row = route_from_results(results, name="x", route="r", what="w", compute=Compute("CPU", None, "1"))
+    assert row.video.setting == "1 step, unguided" and row.text.setting.startswith("1 step, zero_star")
+
+
+def test_cells_keep_the_table_whole():
+    from mfmjt_core.evaluation.routes import Compute, Route, render_routes
+
+    row = Route("a|b", "r", "back\\|slash\r\nnew line", Compute("CPU", None, "1"), "test", 2, None, None, None,
+                "docs/x")
+    line = render_routes([row])[-1]
+    assert "\n" not in line and "\r" not in line
+    # every unescaped pipe is a cell border: 9 cells, 10 borders
+    import re
+
+    assert len(re.findall(r"(?<!\\)\|", line.replace("\\\\", ""))) == 10
 
 
 def test_the_section_goes_before_the_figure_or_at_the_end():

@@ -44,3 +44,13 @@ def test_unguided_runs_are_left_alone():
     stream_guided = load_script("stream_guidance").stream_guided
     z, t, cond, _ = _inputs()
     torch.testing.assert_close(stream_guided(2.0, 2.0)(_model, z, t, t, cond, None), _model(z, t, t, **cond))
+
+
+def test_prompt_only_rows_keep_their_own_guidance():
+    """No video stream to split: the configs' own guidance (here plain 9), not the conditional alone."""
+    stream_guided = load_script("stream_guidance").stream_guided
+    z, t, cond, guidance = _inputs()
+    text_only = {**cond, "clip_f": guidance.uncond["clip_f"].expand_as(cond["clip_f"]),
+                 "sync_f": guidance.uncond["sync_f"].expand_as(cond["sync_f"]), "text_f": torch.ones(2, 2, 5)}
+    torch.testing.assert_close(stream_guided(1.25, 1.25)(_model, z, t, t, text_only, guidance),
+                               guided(_model, z, t, t, text_only, guidance))

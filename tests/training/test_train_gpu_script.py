@@ -11,10 +11,10 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_gpu.sh"
 
 
-def _dry_run(tmp_path: Path, mode: str) -> subprocess.CompletedProcess:
+def _dry_run(tmp_path: Path, mode: str, **extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DEVICE": "cpu", "MINUTES": "3", "FM_STEPS": "2", "MF_STEPS": "2", "BATCH": "2",
            "WORKERS": "0", "MODE": mode, "RUN": str(tmp_path / "run"), "PYTHON": sys.executable,
-           "OMP_NUM_THREADS": "1"}
+           "OMP_NUM_THREADS": "1", **extra}
     return subprocess.run(["bash", str(SCRIPT), str(tmp_path / "out")], env=env, capture_output=True, text=True,
                           timeout=600)
 
@@ -36,7 +36,12 @@ def test_flow_first_trains_a_flow_then_converts_it_and_brings_both_back(tmp_path
     assert "run/fm/model.safetensors" in log and "run/continue/model.safetensors" in log
 
 
-def test_an_unknown_mode_is_refused_before_any_training(tmp_path):
+def test_bad_settings_are_refused_before_anything_is_touched(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "train.log").write_text("the last session's log\n")
     done = _dry_run(tmp_path, "flow-last")
     assert done.returncode == 2 and "MODE must be" in done.stderr
-    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+    done = _dry_run(tmp_path, "flow-first", FM_SHARE="1")
+    assert done.returncode == 2 and "FM_SHARE" in done.stderr
+    assert not (tmp_path / "run").exists()
+    assert (tmp_path / "out" / "train.log").read_text() == "the last session's log\n"
