@@ -133,9 +133,8 @@ def _guided_beats_unguided(guided: Summary, unguided: Summary) -> tuple[str, str
              ("material", guided.material_accuracy, unguided.material_accuracy, 3, True),
              ("Fréchet", guided.frechet, unguided.frechet, 1, False)]
     measured = ", ".join(f"{name} {_num(g, d)} vs {_num(u, d)}" for name, g, u, d, _ in pairs)
-    if any(math.isnan(g) or math.isnan(u) for _, g, u, _, _ in pairs):
-        return "MeanFlow 1 step: guided better than unguided on all three (issue 18)", measured, None
-    better = all((g > u) if higher else (g < u) for _, g, u, _, higher in pairs)
+    undefined = any(math.isnan(g) or math.isnan(u) for _, g, u, _, _ in pairs)
+    better = None if undefined else all((g > u) if higher else (g < u) for _, g, u, _, higher in pairs)
     return "MeanFlow 1 step: guided better than unguided on all three (issue 18)", measured, better
 
 
