@@ -82,6 +82,9 @@ def _add_route_arguments(sub) -> None:
         p.add_argument(f"--{role}", metavar="RUN",
                        help=f"the evaluation's run for the {role} column (default: {default}, one-step "
                             "MeanFlow when the evaluation made such runs, else 25-step flow matching)")
+    p.add_argument("--outside", metavar="CLIPS_DIR",
+                   help="output folder of `mfmjt eval clips` that ran the same model file at its defaults "
+                        "on clips made outside the project (docs/evaluation.md): the row's outside-clips cell")
     p.add_argument("--source", help="how the numbers were made, when not by the evaluation's own command "
                                      "(e.g. a script that ran it with a patch)")
     p.add_argument("--ledger", default="docs/eval/routes.json", help="ledger file (default docs/eval/routes.json)")
@@ -203,10 +206,17 @@ def run_route(args: argparse.Namespace) -> int:
             raise LedgerError(f"--share is a positive fraction, got {args.share}")
         if args.minutes is not None and not 0 <= args.minutes < math.inf:
             raise LedgerError(f"--minutes is a number of minutes, got {args.minutes}")
+        outside = None
+        if args.outside is not None:
+            outside_path = Path(args.outside) / "results.json"
+            if not outside_path.exists():
+                raise LedgerError(f"no results.json in {args.outside}: give the output folder of `mfmjt eval clips`")
+            outside = json.loads(outside_path.read_text())
         route = route_from_results(
             json.loads(results_path.read_text()), name=args.name, route=args.route, what=args.what,
             compute=Compute(args.device, args.minutes, args.steps, args.share),
-            video=args.video, unguided=args.unguided, text=args.text, note=args.note, source=args.source)
+            video=args.video, unguided=args.unguided, text=args.text, note=args.note, source=args.source,
+            outside=outside)
         routes = with_route(read_ledger(ledger), route)
     except (LedgerError, json.JSONDecodeError) as e:
         print(f"mfmjt eval route: {e}", file=sys.stderr)

@@ -50,6 +50,15 @@ class TextScore:
 
 
 @dataclass(frozen=True)
+class OutsideScore:
+    """The same model on clips made outside the project (`mfmjt eval clips`, pooled over the folder)."""
+    clips: int
+    onset_f1: float | None
+    precision: float | None
+    frechet: float | None
+
+
+@dataclass(frozen=True)
 class Route:
     name: str
     route: str  # which route of the issue: "flow model converted to a flow map" ...
@@ -63,6 +72,7 @@ class Route:
     source: str  # the evaluation's command, or the section of the docs that recorded the numbers
     date: str = ""
     note: str = ""
+    outside: OutsideScore | None = None
 
 
 # What each field of a ledger row must hold ("num?": a finite number or null; a class: its own
@@ -73,9 +83,10 @@ _FIELDS: dict[type, dict[str, object]] = {
     Compute: {"device": str, "minutes": _SCORE, "steps": str, "share": _SCORE},
     VideoScore: {"setting": str, "onset_f1": _SCORE, "material": _SCORE, "frechet": _SCORE},
     TextScore: {"setting": str, "heard_material": _SCORE, "frechet": _SCORE},
+    OutsideScore: {"clips": int, "onset_f1": _SCORE, "precision": _SCORE, "frechet": _SCORE},
     Route: {"name": str, "route": str, "what": str, "compute": Compute, "split": str, "clips": int,
             "video": (VideoScore, None), "unguided": (VideoScore, None), "text": (TextScore, None),
-            "source": str, "date": str, "note": str},
+            "source": str, "date": str, "note": str, "outside": (OutsideScore, None)},
 }
 
 
@@ -159,20 +170,50 @@ def _setting(run: dict) -> str:
     return steps + (", unguided" if run["guidance"] == "off" else f", {run['guidance']} {run['scale']:g}")
 
 
+# Sampling flags of `mfmjt eval clips` that would make its takes other than the model's defaults.
+_CLIPS_OVERRIDES = ("steps", "guidance", "rescale", "temperature")
+
+
+def outside_score(clips_results: dict, model_key: str) -> OutsideScore:
+    """The outside-clips cell from `mfmjt eval clips`' results.json. It must have measured the
+    row's own model file (the same key: name and sha256) at that file's defaults, video only, so
+    the cell shows what users of that model get on footage the world did not make."""
+    try:
+        aggregate, settings, model = clips_results["aggregate"], clips_results["settings"], clips_results["model"]
+    except (KeyError, TypeError) as e:
+        raise LedgerError(f"--outside: not the results of `mfmjt eval clips` (no {e})") from e
+    if model.get("key") != model_key:
+        raise LedgerError(f"--outside measured another model ({model.get('key')}), the row's is {model_key}")
+    changed = [f"--{k}" for k in _CLIPS_OVERRIDES if settings.get(k) is not None]
+    if settings.get("prompt"):
+        changed.append("--prompt")
+    if changed:
+        raise LedgerError(f"--outside was run with {', '.join(changed)}: a row shows the model at its own "
+                          "defaults, with the picture only; evaluate the clips again without them")
+    if not aggregate.get("clips"):
+        raise LedgerError("--outside scored no clips")
+    return OutsideScore(int(aggregate["clips"]), aggregate.get("onset_f1"), aggregate.get("onset_precision"),
+                        aggregate.get("frechet"))
+
+
 def route_from_results(results: dict, *, name: str, route: str, what: str, compute: Compute,
                        video: str | None = None, unguided: str | None = None, text: str | None = None,
-                       note: str = "", date: str | None = None, source: str | None = None) -> Route:
+                       note: str = "", date: str | None = None, source: str | None = None,
+                       outside: dict | None = None) -> Route:
     """A ledger row from an evaluation's results.json. Runs not named are taken from the
     evaluation: its one-step MeanFlow runs when it made any, else its 25-step flow-matching runs;
     the video and text runs at the model's own default guidance (as users get it; prompt-only at
-    its text guidance) and the unguided video run. A row with no scores at all is refused."""
+    its text guidance) and the unguided video run. A row with no scores at all is refused.
+    `outside`: the results.json of `mfmjt eval clips` of the same model file, for its
+    outside-clips cell."""
     try:
         runs = {r["name"]: r for r in results["runs"]}
         settings, command = results["settings"], results["command"]
     except (KeyError, TypeError) as e:
         raise LedgerError(f"not the results of `mfmjt eval synth` (no {e})") from e
     prefix, role = ("mf1", "mf") if any(n.startswith("mf1-") for n in runs) else ("fm25", "fm")
-    defaults = results.get("models", {}).get(role, {}).get("defaults", {})
+    model = results.get("models", {}).get(role, {})
+    defaults = model.get("defaults", {})
     picks = {"video": video or f"{prefix}-{guidance_column(defaults)}-video",
              "unguided": unguided or f"{prefix}-off-video",
              "text": text or f"{prefix}-{guidance_column(defaults, 'text')}-text"}
@@ -195,7 +236,8 @@ def route_from_results(results: dict, *, name: str, route: str, what: str, compu
         name=name, route=route, what=what, compute=compute, split=settings.get("split", "test"),
         clips=int(settings["clips"]), video=video_score(picks["video"]), unguided=video_score(picks["unguided"]),
         text=TextScore(_setting(t), t["heard_material_accuracy"], t["frechet"]) if t else None,
-        source=source or command, date=date or time.strftime("%Y-%m-%d"), note=note)
+        source=source or command, date=date or time.strftime("%Y-%m-%d"), note=note,
+        outside=None if outside is None else outside_score(outside, model.get("key", "")))
 
 
 def _n(value: float | None, digits: int) -> str:
@@ -206,6 +248,12 @@ def _video_cell(s: VideoScore | None) -> str:
     if s is None:
         return "–"
     return f"{_n(s.onset_f1, 3)} / {_n(s.material, 2)} / {_n(s.frechet, 0)} ({s.setting})"
+
+
+def _outside_cell(s: OutsideScore | None) -> str:
+    if s is None:
+        return "–"
+    return f"{_n(s.onset_f1, 3)} (precision {_n(s.precision, 2)}) / {_n(s.frechet, 0)} ({s.clips} clips)"
 
 
 def _compute_cell(c: Compute) -> str:
@@ -229,10 +277,12 @@ def render_routes(routes: list[Route]) -> list[str]:
              "(onset F1 / material accuracy / Fréchet; text only: heard material / Fréchet). Each row "
              "names the evaluation that measured it (its clips are the row's; the table above is the "
              "32 test clips) or, for models no longer kept, the section of docs/training.md that "
-             "recorded the numbers. Added with `mfmjt eval route`; kept in `routes.json`.", "",
+             "recorded the numbers. Outside clips: the same file at its defaults on clips made outside "
+             "the project (`mfmjt eval clips`; onset F1 (precision) / Fréchet, docs/evaluation.md). "
+             "Added with `mfmjt eval route`; kept in `routes.json`.", "",
              "| route | model | compute (device; wall time; steps) | clips | video | video, unguided | "
-             "text only | outcome | measured by |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "text only | outside clips | outcome | measured by |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in routes:
         text = "–" if r.text is None else (f"{_n(r.text.heard_material, 2)} / {_n(r.text.frechet, 0)} "
                                            f"({r.text.setting})")
@@ -240,7 +290,7 @@ def render_routes(routes: list[Route]) -> list[str]:
         source = r.source if r.source.startswith("docs/") else f"`{r.source}`"  # the docs, or a command
         cells = [r.route, f"**{r.name}**: {r.what}", _compute_cell(r.compute), f"{r.clips} {r.split}",
                  _video_cell(r.video), "the video column's run" if same else _video_cell(r.unguided), text,
-                 r.note, source + (f" ({r.date})" if r.date else "")]
+                 _outside_cell(r.outside), r.note, source + (f" ({r.date})" if r.date else "")]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return lines
 

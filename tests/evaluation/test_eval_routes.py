@@ -65,6 +65,41 @@ def test_a_row_holds_the_evaluations_own_numbers_and_stays_in_the_report(evaluat
     assert md.count("the video column's run") == 1  # the unguided cell says so instead of repeating it
 
 
+def test_a_row_shows_the_same_model_on_clips_made_outside(evaluation, tmp_path_factory, cli_one_thread, capsys):
+    """`--outside`: a real `mfmjt eval clips` of the row's own model at its defaults fills the
+    outside-clips cell; another model's, or one run with other sampling, is refused."""
+    from tests.evaluation.clip_folder import write_clip_folder
+
+    out, _ = evaluation
+    folder = tmp_path_factory.mktemp("made elsewhere")
+    write_clip_folder(folder, seconds=1.0)
+    same, other, changed = (tmp_path_factory.mktemp(n) for n in ("same", "other", "changed"))
+    assert cli_one_thread(["eval", "clips", str(folder), "--out", str(same), "--model", "tiny-random",
+                           "--figure-clips", "0"]) == 0
+    aggregate = json.loads((same / "results.json").read_text())["aggregate"]
+    assert _route(out, "outside", "--outside", str(same)) == 0
+    row = next(r for r in read_ledger(out / "routes.json") if r.name == "outside")
+    assert (row.outside.clips, row.outside.onset_f1, row.outside.precision, row.outside.frechet) == (
+        aggregate["clips"], aggregate["onset_f1"], aggregate["onset_precision"], aggregate["frechet"])
+    assert row.outside.clips == 3
+    line = next(x for x in (out / "results.md").read_text().splitlines() if "**outside**" in x)
+    assert f"(precision {aggregate['onset_precision']:.2f})" in line and "(3 clips)" in line
+
+    before = (out / "routes.json").read_bytes()
+    assert cli_one_thread(["eval", "clips", str(folder), "--out", str(other), "--figure-clips", "0"]) == 0
+    # ^ the embedded model, at its own defaults
+    assert cli_one_thread(["eval", "clips", str(folder), "--out", str(changed), "--model", "tiny-random",
+                           "--figure-clips", "0", "--guidance", "2"]) == 0
+    capsys.readouterr()
+    assert _route(out, "outside", "--outside", str(other)) == 2
+    assert "--outside measured another model" in capsys.readouterr().err
+    assert _route(out, "outside", "--outside", str(changed)) == 2
+    assert "--outside was run with --guidance" in capsys.readouterr().err
+    assert _route(out, "outside", "--outside", str(folder)) == 2
+    assert "no results.json" in capsys.readouterr().err
+    assert (out / "routes.json").read_bytes() == before
+
+
 def test_bad_input_is_refused_and_leaves_the_ledger_whole(evaluation, tmp_path, capsys):
     out, _ = evaluation
     assert _route(out, "first") == 0
@@ -150,10 +185,10 @@ def test_cells_keep_the_table_whole():
                 "docs/x")
     line = render_routes([row])[-1]
     assert "\n" not in line and "\r" not in line
-    # every unescaped pipe is a cell border: 9 cells, 10 borders
+    # every unescaped pipe is a cell border: 10 cells, 11 borders
     import re
 
-    assert len(re.findall(r"(?<!\\)\|", line.replace("\\\\", ""))) == 10
+    assert len(re.findall(r"(?<!\\)\|", line.replace("\\\\", ""))) == 11
 
 
 def test_the_section_goes_before_the_figure_or_at_the_end():
