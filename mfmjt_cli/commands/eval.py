@@ -198,22 +198,22 @@ def run_route(args: argparse.Namespace) -> int:
         write_ledger,
     )
 
-    results_path, ledger = Path(args.run_dir) / "results.json", Path(args.ledger)
+    def results_of(folder: str, command: str) -> dict:
+        path = Path(folder) / "results.json"
+        if not path.exists():
+            raise LedgerError(f"no results.json in {folder}: give the output folder of `{command}`")
+        return json.loads(path.read_text())
+
+    ledger = Path(args.ledger)
     try:
-        if not results_path.exists():
-            raise LedgerError(f"no results.json in {args.run_dir}: give the output folder of `mfmjt eval synth`")
+        results = results_of(args.run_dir, "mfmjt eval synth")
         if args.share is not None and not 0 < args.share < math.inf:
             raise LedgerError(f"--share is a positive fraction, got {args.share}")
         if args.minutes is not None and not 0 <= args.minutes < math.inf:
             raise LedgerError(f"--minutes is a number of minutes, got {args.minutes}")
-        outside = None
-        if args.outside is not None:
-            outside_path = Path(args.outside) / "results.json"
-            if not outside_path.exists():
-                raise LedgerError(f"no results.json in {args.outside}: give the output folder of `mfmjt eval clips`")
-            outside = json.loads(outside_path.read_text())
+        outside = None if args.outside is None else results_of(args.outside, "mfmjt eval clips")
         route = route_from_results(
-            json.loads(results_path.read_text()), name=args.name, route=args.route, what=args.what,
+            results, name=args.name, route=args.route, what=args.what,
             compute=Compute(args.device, args.minutes, args.steps, args.share),
             video=args.video, unguided=args.unguided, text=args.text, note=args.note, source=args.source,
             outside=outside)
