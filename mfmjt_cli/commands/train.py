@@ -73,11 +73,13 @@ def _run_recipe(args: argparse.Namespace, session_deadline: float | None) -> int
 
     if args.recipe not in RECIPES:
         raise UnknownModelError(f"unknown recipe {args.recipe!r}; known: {', '.join(RECIPES)}")
-    overrides = _overrides(args.set)
-    out = Path(args.out or f"runs/{args.recipe}")
     stages = args.stages.split(",") if args.stages else None
+    recipe = RECIPES[args.recipe]
+    chosen = [s for s in recipe.stages if (s.name in stages if stages else not s.optional)]
+    overrides, _ = _checked_overrides(args.set, chosen)
+    out = Path(args.out or f"runs/{args.recipe}")
     init = {"scratch": None, "embedded": EMBEDDED_MODEL}.get(args.init, args.init)
-    final = run_recipe(RECIPES[args.recipe], out, device=args.device, workers=args.workers,
+    final = run_recipe(recipe, out, device=args.device, workers=args.workers,
                        overrides=overrides, minutes=args.minutes, stages=stages, init=init,
                        session_deadline=session_deadline)
     print(f"model: {final}")
@@ -86,6 +88,23 @@ def _run_recipe(args: argparse.Namespace, session_deadline: float | None) -> int
         shutil.copyfile(final, EMBEDDED_MODEL)
         print(f"installed as the embedded default: {EMBEDDED_MODEL}")
     return 0
+
+
+def _checked_overrides(items: list[str], stages) -> tuple[dict[str, list[str]], list]:
+    """`--set` items by stage, and the configs of the `stages` they reach: each is tried first, so
+    a typo or a value out of range is a usage error before any work, not a traceback minutes
+    into a run."""
+    from mfmjt_core.errors import UsageError
+    from mfmjt_core.training.train_config import apply_overrides
+
+    overrides = _overrides(items)
+    configs = []
+    for stage in stages:
+        try:
+            configs.append(apply_overrides(stage.config, overrides.get(stage.name, []) + overrides.get("all", [])))
+        except ValueError as exc:
+            raise UsageError(f"--set ({stage.name} stage): {exc}") from exc
+    return overrides, configs
 
 
 def _overrides(items: list[str]) -> dict[str, list[str]]:
@@ -103,8 +122,9 @@ def _run_features(args: argparse.Namespace, session_deadline: float | None) -> i
     import os
 
     from mfmjt_core.errors import UnknownModelError
-    from mfmjt_core.training.feature_recipes import PRESETS, run_features
+    from mfmjt_core.training.feature_recipes import PRESETS, run_features, stages_from_config_file
     from mfmjt_core.training.feature_task import FeatureTaskError
+    from mfmjt_core.training.train_config import NO_PICTURES
 
     if not args.data:
         raise FeatureTaskError("mfmjt train features needs --data DIR (a folder written by `mfmjt extract`)")
@@ -112,10 +132,15 @@ def _run_features(args: argparse.Namespace, session_deadline: float | None) -> i
         raise FeatureTaskError("--install is for the tiny-synth recipe only")
     if args.preset not in PRESETS:
         raise UnknownModelError(f"unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")
+    stages = args.stages.split(",") if args.stages else None
+    known = stages_from_config_file(args.config) if args.config else PRESETS[args.preset].stages
+    overrides, configs = _checked_overrides(args.set, [s for s in known if stages is None or s.name in stages])
+    if any(c.picture_augment for c in configs):
+        raise FeatureTaskError(NO_PICTURES)
     final = run_features(
         PRESETS[args.preset], args.data, Path(args.out or f"runs/features-{args.preset}"), init=args.init,
-        variant=args.variant, device=args.device, workers=args.workers, overrides=_overrides(args.set),
-        minutes=args.minutes, stages=args.stages.split(",") if args.stages else None, config_file=args.config,
+        variant=args.variant, device=args.device, workers=args.workers, overrides=overrides,
+        minutes=args.minutes, stages=stages, config_file=args.config,
         session_deadline=session_deadline,
     )
     if int(os.environ.get("RANK", "0")) == 0:

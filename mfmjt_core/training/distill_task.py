@@ -41,7 +41,7 @@ from mfmjt_core.training.distill import (
 from mfmjt_core.training.distill_data import CONDITIONS_FILE, ConditionSet
 from mfmjt_core.training.draws import Draws, row_seed
 from mfmjt_core.training.task_loss import drop_conditions
-from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, TrainConfig
+from mfmjt_core.training.train_config import NO_PICTURES, ObjectiveConfig, OptimConfig, TrainConfig
 
 PAIR_STREAM = 3
 ORDER_STREAM = 4
@@ -346,6 +346,8 @@ def run_distill(
 
     clock = time.monotonic()
     config = config or default_train_config()
+    if config.picture_augment:
+        raise ValueError(NO_PICTURES)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if config.batch_size % world or (config.batch_size // world) % settings.group:
         raise ValueError(f"the batch per process ({config.batch_size} / {world}) must be a multiple of the "

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from mfmjt_core.network import NetworkConfig
 from mfmjt_core.training.recipes import Stage, tiny_synth_spec
-from mfmjt_core.training.train_config import ObjectiveConfig, OptimConfig, TrainConfig, apply_overrides
+from mfmjt_core.training.train_config import NO_PICTURES, ObjectiveConfig, OptimConfig, TrainConfig, apply_overrides
 
 SMALL_NETWORK = tiny_synth_spec().network
 
@@ -126,7 +126,7 @@ def run_features(
     """Run the chosen stages in order; the first starts from `init`, each later one from the
     previous stage's EMA export. Returns the last export. Works alone or under torchrun.
     `session_deadline` (monotonic) or SIGTERM checkpoints and raises `TrainingStopped`."""
-    from mfmjt_core.training.feature_task import FeatureTask, initial_network
+    from mfmjt_core.training.feature_task import FeatureTask, FeatureTaskError, initial_network
     from mfmjt_core.training.features_store import FeatureSet
     from mfmjt_core.training.loop import print_progress, train
 
@@ -152,6 +152,8 @@ def run_features(
     export: Path | None = None
     for i, stage in enumerate(chosen):
         config = apply_overrides(stage.config, overrides.get(stage.name, []) + overrides.get("all", []))
+        if config.picture_augment:
+            raise FeatureTaskError(NO_PICTURES)
         deadline = None
         if minutes is not None:
             clock += minutes * 60 * costs[i] / sum(costs)

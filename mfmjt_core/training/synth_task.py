@@ -12,7 +12,8 @@ rows are conditioned on the clip's sounds in a user's phrasing instead of the te
 Frames get a faint per-pixel noise (std `frame_noise`, seeded by the row): generation sees frames
 decoded from H.264 files, whose compression noise (~0.006 mean absolute at 32 px) is as large as
 the frame-to-frame motion the sync encoder reads; a motion encoder fitted to noiseless renders
-would take that noise for movement.
+would take that noise for movement. With `picture_augment` > 0 each row's clip also looks
+different (mirrored, zoomed out, another brightness, contrast and saturation: `picture_augment.py`).
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from mfmjt_core.model import AudioModel
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.synth.prompts import TEMPLATES_ONLY, PromptMix, training_prompt
 from mfmjt_core.training.draws import Draws
+from mfmjt_core.training.picture_augment import apply_jitter, check_strength, draw_jitter
 from mfmjt_core.training.probes import AlignmentProbes, ProbeConfig
 from mfmjt_core.training.task_loss import drop_conditions, objective_loss
 from mfmjt_core.training.train_config import ObjectiveConfig
 
 _PROMPT_STREAM = 0x7072  # keeps the rows' prompt draws apart from every other seeded stream
+_PICTURE_STREAM = 0x706A  # the same for the rows' picture jitter
 
 
 def frames_at(frames, fps: Fraction, target_fps: int, duration: float):
@@ -60,7 +63,7 @@ class SynthTask:
 
     def __init__(
         self, model: AudioModel, *, world_config=None, first_seed: int = 0, frame_noise: float = 0.003,
-        prompts: PromptMix = TEMPLATES_ONLY,
+        prompts: PromptMix = TEMPLATES_ONLY, picture_augment: float = 0.0,
     ) -> None:
         from mfmjt_core.synth.world_config import DEFAULT, WorldConfig
 
@@ -75,6 +78,7 @@ class SynthTask:
         self.num_latents = self.codec.num_latents(self.duration)
         self.frame_noise = frame_noise
         self.prompts = prompts
+        self.picture_augment = check_strength(picture_augment)
         enc = model.encoders
         self.auxiliary = AlignmentProbes(ProbeConfig(
             clip_dim=enc.clip_dim, sync_dim=enc.sync_dim, text_dim=enc.text_dim, latent_dim=self.codec.latent_dim,
@@ -92,7 +96,8 @@ class SynthTask:
     def batch(self, indices: Sequence[int]) -> dict:
         """CPU tensors of the given rows (runs in data-loader workers)."""
         clips = [self.clip(i) for i in indices]
-        small = [_resize(c.frames, self.frame_size) for c in clips]  # once per clip, shared by both rates
+        # once per clip, shared by both rates
+        small = [self._look(_resize(c.frames, self.frame_size), i) for c, i in zip(clips, indices)]
         frames8 = torch.stack([self._frames(s, c, i, 8) for s, c, i in zip(small, clips, indices)])
         frames25 = torch.stack([self._frames(s, c, i, 25) for s, c, i in zip(small, clips, indices)])
         audio = torch.from_numpy(np.stack([c.audio for c in clips]))
@@ -105,6 +110,13 @@ class SynthTask:
         """The row's text: the clip's template caption or, by `self.prompts`, a user's phrasing."""
         rng = np.random.Generator(np.random.PCG64([self.first_seed, index, _PROMPT_STREAM]))
         return training_prompt(clip.caption, clip.scene, clip.events, self.prompts, rng)
+
+    def _look(self, small: torch.Tensor, index: int) -> torch.Tensor:
+        """The row's clip as `picture_augment` shows it (unchanged at 0)."""
+        if self.picture_augment == 0.0:
+            return small
+        seed = int(np.random.SeedSequence([self.first_seed, index, _PICTURE_STREAM]).generate_state(1)[0])
+        return apply_jitter(small, draw_jitter(self.picture_augment, torch.Generator().manual_seed(seed)))
 
     def _frames(self, small: torch.Tensor, clip, index: int, fps: int) -> torch.Tensor:
         """The clip's resized frames (`small`) shown at `fps`, with the row's faint frame noise."""

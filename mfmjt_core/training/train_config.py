@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -65,6 +66,11 @@ class OptimConfig:
     ema_decay: float = 0.999
 
 
+# Refusal of `picture_augment` where the rows are features encoded once (extracted or distilled)
+NO_PICTURES = ("picture_augment jitters frames made during training (`mfmjt train tiny-synth`); "
+               "these rows are features encoded once, so it cannot apply: leave it at 0")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 1000
@@ -75,8 +81,15 @@ class TrainConfig:
     null_video: float = 0.1  # probability of dropping the video conditions of a row
     null_text: float = 0.1
     precision: Literal["fp32", "bf16"] = "fp32"
+    # jitter of how each clip looks, 0 (off) to 1 (`picture_augment.py`); only where frames are
+    # made during training (`mfmjt train tiny-synth`), not from extracted features
+    picture_augment: float = 0.0
     log_every: int = 10
     checkpoint_every: int = 200
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.picture_augment <= 1.0:
+            raise ValueError(f"picture_augment is a strength in [0, 1], got {self.picture_augment}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -108,8 +121,25 @@ def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
             node = node[part]
         if parts[-1] not in node:
             raise ValueError(f"unknown config field {key!r}")
-        node[parts[-1]] = _parse_like(raw, node[parts[-1]])
-    return TrainConfig.from_dict(data)
+        try:
+            node[parts[-1]] = _parse_like(raw, node[parts[-1]])
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
+    config = TrainConfig.from_dict(data)
+    _check_choices(config)
+    return config
+
+
+def _check_choices(config) -> None:
+    """Every `Literal` field of `config` and its nested configs holds one of its choices."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            _check_choices(value)
+        elif typing.get_origin(hints[f.name]) is Literal and value not in typing.get_args(hints[f.name]):
+            choices = ", ".join(map(str, typing.get_args(hints[f.name])))
+            raise ValueError(f"{f.name} is one of {choices}, got {value!r}")
 
 
 def _parse_like(raw: str, current: Any) -> Any:
@@ -121,7 +151,12 @@ def _parse_like(raw: str, current: Any) -> Any:
         return int(raw)
     if current is None and "," in raw:  # a range into a field that is off, e.g. omega_range=1,3
         return tuple(float(x) for x in raw.split(","))
-    if isinstance(current, float) or current is None:
+    if isinstance(current, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"expected a number, got {raw!r}") from None
+    if current is None:
         try:
             return float(raw)
         except ValueError:

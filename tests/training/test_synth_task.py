@@ -29,9 +29,23 @@ def _world():
     return WorldConfig(duration_s=2.0)
 
 
-def _task(frame_noise: float = 0.003) -> SynthTask:
+def _task(frame_noise: float = 0.003, picture_augment: float = 0.0) -> SynthTask:
     model = AudioModel.create(_spec(), generator=torch.Generator().manual_seed(0))
-    return SynthTask(model, world_config=_world(), frame_noise=frame_noise)
+    return SynthTask(model, world_config=_world(), frame_noise=frame_noise, picture_augment=picture_augment)
+
+
+def test_picture_augment_gives_each_row_one_look_at_both_rates_and_again_on_resume():
+    """A row's jitter is drawn from its own index: the same on a rerun (exact resume) and in
+    another batch, and one for the clip, so the 8 and 25 fps streams show the same picture."""
+    task, plain = _task(0.0, picture_augment=1.0), _task(0.0)
+    a, again, alone = task.batch([0, 1]), task.batch([0, 1]), task.batch([1])
+    assert torch.equal(a["frames8"], again["frames8"]) and torch.equal(a["frames25"], again["frames25"])
+    assert torch.equal(a["frames8"][1], alone["frames8"][0])
+    for row in range(2):
+        assert not torch.allclose(a["frames8"][row], plain.batch([row])["frames8"][0], atol=1e-3)
+        for second in (0, 1):  # the same instant in both streams is the same jittered frame
+            assert torch.equal(a["frames8"][row, 8 * second], a["frames25"][row, 25 * second])
+    assert torch.equal(a["latent"], plain.batch([0, 1])["latent"])  # the sound is not touched
 
 
 def test_time_resampling_helpers():
