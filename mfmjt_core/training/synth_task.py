@@ -13,7 +13,7 @@ Frames get a faint per-pixel noise (std `frame_noise`, seeded by the row): gener
 decoded from H.264 files, whose compression noise (~0.006 mean absolute at 32 px) is as large as
 the frame-to-frame motion the sync encoder reads; a motion encoder fitted to noiseless renders
 would take that noise for movement. With `picture_augment` > 0 each row's clip also looks
-different (mirrored, zoomed out, another brightness, contrast and saturation: `picture_augment.py`).
+different (maybe mirrored, another brightness and contrast: `picture_augment.py`).
 """
 
 from __future__ import annotations
