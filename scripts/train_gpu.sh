@@ -12,6 +12,9 @@
 #                                         # default 0.6), then that flow converted into a one-step
 #                                         # flow map by the `continue` stage (docs/training.md,
 #                                         # "Flow matching at the shipped line's compute")
+#   PICTURE_AUGMENT=1.0 MODE=flow-first scripts/train_gpu.sh
+#                                         # every stage with picture jitter (mirror, brightness,
+#                                         # contrast; docs/training.md, "Picture jitter")
 #   DEVICE=cpu MINUTES=2 FM_STEPS=2 MF_STEPS=2 BATCH=2 WORKERS=0 scripts/train_gpu.sh /tmp/dry
 #                                         # the dry run: the same path on a CPU, a few steps
 #
@@ -48,11 +51,16 @@ FM_SHARE="${FM_SHARE:-0.6}"
 if ! awk -v s="$FM_SHARE" 'BEGIN { exit !(s > 0 && s < 1) }'; then
   echo "FM_SHARE is the flow stage's share of the minutes, between 0 and 1, got $FM_SHARE" >&2; exit 2
 fi
+PICTURE_AUGMENT="${PICTURE_AUGMENT:-0.0}"
+if ! awk -v s="$PICTURE_AUGMENT" 'BEGIN { exit !(s ~ /^[0-9.]+$/ && s >= 0 && s <= 1) }'; then
+  echo "PICTURE_AUGMENT is the picture jitter's strength, between 0 and 1, got $PICTURE_AUGMENT" >&2; exit 2
+fi
 mkdir -p "$DEST" "$RUN"
 rm -f "$DEST/model.safetensors"  # only this session's weights come back as the model
 
 common=(--device "$DEVICE" --workers "$WORKERS" --out "$RUN"
-        --set "batch_size=$BATCH" --set "log_every=50" --set "checkpoint_every=500")
+        --set "batch_size=$BATCH" --set "log_every=50" --set "checkpoint_every=500"
+        --set "picture_augment=$PICTURE_AUGMENT")
 # lr scaled for the larger batch (the recipe's 1e-3 at 16 rows is already high: +50%)
 from_scratch=(--set "optim.lr=1.5e-3" --set "optim.ema_decay=0.999")
 train() {  # train MINUTES ARGS...: one `mfmjt train` time-boxed to MINUTES, its log appended

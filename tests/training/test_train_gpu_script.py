@@ -22,7 +22,7 @@ def _dry_run(tmp_path: Path, mode: str, **extra: str) -> subprocess.CompletedPro
 def test_flow_first_trains_a_flow_then_converts_it_and_brings_both_back(tmp_path):
     from mfmjt_core.model.file import read_model
 
-    done = _dry_run(tmp_path, "flow-first")
+    done = _dry_run(tmp_path, "flow-first", PICTURE_AUGMENT="1.0")
     assert done.returncode == 0, done.stderr[-2000:]
     out = tmp_path / "out"
     for stage in ("fm", "continue"):
@@ -31,6 +31,7 @@ def test_flow_first_trains_a_flow_then_converts_it_and_brings_both_back(tmp_path
     training = config["training"]
     # the model handed back is the conversion, started from this session's own flow
     assert training["stage"] == "continue" and training["from"]["stage"] == "fm"
+    assert training["picture_augment"] == 1.0 and training["from"]["picture_augment"] == 1.0
     assert (out / "model.safetensors").read_bytes() == (out / "continue.safetensors").read_bytes()
     log = (out / "train.log").read_text()
     assert "run/fm/model.safetensors" in log and "run/continue/model.safetensors" in log
@@ -43,5 +44,8 @@ def test_bad_settings_are_refused_before_anything_is_touched(tmp_path):
     assert done.returncode == 2 and "MODE must be" in done.stderr
     done = _dry_run(tmp_path, "flow-first", FM_SHARE="1")
     assert done.returncode == 2 and "FM_SHARE" in done.stderr
+    for strength in ("2", "-1", "strong"):
+        done = _dry_run(tmp_path, "flow-first", PICTURE_AUGMENT=strength)
+        assert done.returncode == 2 and "PICTURE_AUGMENT" in done.stderr
     assert not (tmp_path / "run").exists()
     assert (tmp_path / "out" / "train.log").read_text() == "the last session's log\n"
