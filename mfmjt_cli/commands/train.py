@@ -76,7 +76,7 @@ def _run_recipe(args: argparse.Namespace, session_deadline: float | None) -> int
     stages = args.stages.split(",") if args.stages else None
     recipe = RECIPES[args.recipe]
     chosen = [s for s in recipe.stages if (s.name in stages if stages else not s.optional)]
-    overrides, _ = _checked_overrides(args.set, chosen)
+    overrides = _checked_overrides(args.set, chosen)
     out = Path(args.out or f"runs/{args.recipe}")
     init = {"scratch": None, "embedded": EMBEDDED_MODEL}.get(args.init, args.init)
     final = run_recipe(recipe, out, device=args.device, workers=args.workers,
@@ -90,21 +90,20 @@ def _run_recipe(args: argparse.Namespace, session_deadline: float | None) -> int
     return 0
 
 
-def _checked_overrides(items: list[str], stages) -> tuple[dict[str, list[str]], list]:
-    """`--set` items by stage, and the configs of the `stages` they reach: each is tried first, so
-    a typo or a value out of range is a usage error before any work, not a traceback minutes
-    into a run."""
+def _checked_overrides(items: list[str], stages) -> dict[str, list[str]]:
+    """`--set` items by stage, each tried first on the configs of the `stages` it reaches, so a
+    typo or a value out of range is a usage error before any work, not a traceback minutes into
+    a run."""
     from mfmjt_core.errors import UsageError
     from mfmjt_core.training.train_config import apply_overrides
 
     overrides = _overrides(items)
-    configs = []
     for stage in stages:
         try:
-            configs.append(apply_overrides(stage.config, overrides.get(stage.name, []) + overrides.get("all", [])))
+            apply_overrides(stage.config, overrides.get(stage.name, []) + overrides.get("all", []))
         except ValueError as exc:
             raise UsageError(f"--set ({stage.name} stage): {exc}") from exc
-    return overrides, configs
+    return overrides
 
 
 def _overrides(items: list[str]) -> dict[str, list[str]]:
@@ -124,7 +123,6 @@ def _run_features(args: argparse.Namespace, session_deadline: float | None) -> i
     from mfmjt_core.errors import UnknownModelError
     from mfmjt_core.training.feature_recipes import PRESETS, run_features, stages_from_config_file
     from mfmjt_core.training.feature_task import FeatureTaskError
-    from mfmjt_core.training.train_config import NO_PICTURES
 
     if not args.data:
         raise FeatureTaskError("mfmjt train features needs --data DIR (a folder written by `mfmjt extract`)")
@@ -134,9 +132,7 @@ def _run_features(args: argparse.Namespace, session_deadline: float | None) -> i
         raise UnknownModelError(f"unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")
     stages = args.stages.split(",") if args.stages else None
     known = stages_from_config_file(args.config) if args.config else PRESETS[args.preset].stages
-    overrides, configs = _checked_overrides(args.set, [s for s in known if stages is None or s.name in stages])
-    if any(c.picture_augment for c in configs):
-        raise FeatureTaskError(NO_PICTURES)
+    overrides = _checked_overrides(args.set, [s for s in known if stages is None or s.name in stages])
     final = run_features(
         PRESETS[args.preset], args.data, Path(args.out or f"runs/features-{args.preset}"), init=args.init,
         variant=args.variant, device=args.device, workers=args.workers, overrides=overrides,

@@ -134,11 +134,14 @@ def run_features(
     chosen = [s for s in all_stages if stages is None or s.name in stages]
     if stages is not None and len(chosen) != len(set(stages)):
         raise ValueError(f"unknown stage in {list(stages)}; known: {', '.join(s.name for s in all_stages)}")
+    overrides = overrides or {}
+    configs = [apply_overrides(s.config, overrides.get(s.name, []) + overrides.get("all", [])) for s in chosen]
+    if any(c.picture_augment for c in configs):  # before any data is read
+        raise FeatureTaskError(NO_PICTURES)
     folders, weights = parse_data(data)
     sets = [FeatureSet(f) for f in folders]
     shapes = _shapes(sets)
     out = Path(out_dir)
-    overrides = overrides or {}
     if int(os.environ.get("RANK", "0")) == 0:
         out.mkdir(parents=True, exist_ok=True)
         (out / "run.json").write_text(json.dumps({
@@ -150,10 +153,7 @@ def run_features(
     clock = time.monotonic()
     previous: str = init
     export: Path | None = None
-    for i, stage in enumerate(chosen):
-        config = apply_overrides(stage.config, overrides.get(stage.name, []) + overrides.get("all", []))
-        if config.picture_augment:
-            raise FeatureTaskError(NO_PICTURES)
+    for i, (stage, config) in enumerate(zip(chosen, configs)):
         deadline = None
         if minutes is not None:
             clock += minutes * 60 * costs[i] / sum(costs)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from mfmjt_core.training.train_config import check_strength
+
 # Ranges at strength 1; strength s shrinks each toward "unchanged" linearly.
 BRIGHTNESS = 0.25  # x U(1 - b, 1 + b)
 CONTRAST = 0.3  # around the clip's mean grey level, x U(1 - c, 1 + c)
@@ -31,12 +33,6 @@ class PictureJitter:
     flip: bool = False
     brightness: float = 1.0
     contrast: float = 1.0
-
-
-def check_strength(strength: float) -> float:
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"picture_augment is a strength in [0, 1], got {strength}")
-    return strength
 
 
 def draw_jitter(strength: float, generator: torch.Generator) -> PictureJitter:

@@ -30,10 +30,10 @@ from mfmjt_core.model import AudioModel
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.synth.prompts import TEMPLATES_ONLY, PromptMix, training_prompt
 from mfmjt_core.training.draws import Draws
-from mfmjt_core.training.picture_augment import apply_jitter, check_strength, draw_jitter
+from mfmjt_core.training.picture_augment import apply_jitter, draw_jitter
 from mfmjt_core.training.probes import AlignmentProbes, ProbeConfig
 from mfmjt_core.training.task_loss import drop_conditions, objective_loss
-from mfmjt_core.training.train_config import ObjectiveConfig
+from mfmjt_core.training.train_config import ObjectiveConfig, check_strength
 
 _PROMPT_STREAM = 0x7072  # keeps the rows' prompt draws apart from every other seeded stream
 _PICTURE_STREAM = 0x706A  # the same for the rows' picture jitter

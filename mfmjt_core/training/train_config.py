@@ -66,6 +66,13 @@ class OptimConfig:
     ema_decay: float = 0.999
 
 
+def check_strength(strength: float) -> float:
+    """`picture_augment`'s strength, refused outside [0, 1] (NaN included)."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"picture_augment is a strength in [0, 1], got {strength}")
+    return strength
+
+
 # Refusal of `picture_augment` where the rows are features encoded once (extracted or distilled)
 NO_PICTURES = ("picture_augment jitters frames made during training (`mfmjt train tiny-synth`); "
                "these rows are features encoded once, so it cannot apply: leave it at 0")
@@ -88,8 +95,7 @@ class TrainConfig:
     checkpoint_every: int = 200
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.picture_augment <= 1.0:
-            raise ValueError(f"picture_augment is a strength in [0, 1], got {self.picture_augment}")
+        check_strength(self.picture_augment)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
