@@ -200,7 +200,11 @@ class MelCodec(nn.Module, AudioCodec):
         magnitude = torch.cat([magnitude, magnitude[..., -1:]], dim=-1)
         # Not clipped here: a louder-than-full-scale take is turned down whole, by one gain, once
         # its windows are joined (`within_full_scale`); clipping would flatten its peaks for good.
-        return self.griffin_lim(magnitude, gl_length)[..., :length]
+        # One row at a time: on some CPUs (AVX-512) a batched istft rounds differently from a
+        # single row's, and Griffin-Lim's momentum grows that last bit into another waveform, so
+        # a take would depend on which others were decoded beside it.
+        waves = [self.griffin_lim(row, gl_length) for row in magnitude.split(1)]
+        return torch.cat(waves)[..., :length]
 
     def griffin_lim(self, magnitude: torch.Tensor, length: int) -> torch.Tensor:
         """STFT magnitude (B, n_freqs, F) -> waveform (B, length): fast Griffin-Lim (Perraudin et

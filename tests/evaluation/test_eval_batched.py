@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mfmjt_core.evaluation.batched import BatchGenerator, ClipInput, Sampling
+from mfmjt_core.evaluation.scoring import analysis_db
 from mfmjt_core.pipeline.generator import Generator
 
 
@@ -55,8 +56,12 @@ def test_larger_batches_agree_up_to_rounding(setup):
     one = BatchGenerator(generator, batch_size=1).generate(items, sampling)
     two = BatchGenerator(generator, batch_size=2).generate(items, sampling)
     for a, b in zip(one, two):
-        # Griffin-Lim's phase search amplifies float rounding a little
-        assert np.corrcoef(a, b)[0, 1] > 0.99 and np.abs(a).max() <= 1.0 and np.abs(b).max() <= 1.0
+        # The network's rounding differs with the batch, and Griffin-Lim's phase search can turn
+        # that into other phases (waveform correlation 0.94 on an AVX-512 CPU), so compare what is
+        # scored, the spectrum: rows mixed up between clips would differ by decibels, not 0.01.
+        db_a, db_b = analysis_db(a), analysis_db(b)
+        assert np.abs(db_a - db_b).mean() < 0.1
+        assert np.abs(a).max() <= 1.0 and np.abs(b).max() <= 1.0
 
 
 def test_sampling_rules():
