@@ -1,0 +1,52 @@
+"""scripts/ring_diagnostics.py: the caption edits it makes, the clips it picks, and a run on the
+packaged model that keeps a clip's own ring when little noise is added (so the noising, the
+integration back and the impact times line up)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.script_loading import load_script
+
+
+def _load():
+    return load_script("ring_diagnostics")
+
+
+def test_the_material_word_is_swapped_as_a_whole_word():
+    module = _load()
+    assert module.swap_material("two wooden balls bounce on a stone floor", "wood") == \
+        "two metal balls bounce on a stone floor"
+    assert module.swap_material("a metal cube slides", "metal") == "a glass cube slides"
+    assert module.next_material("rubber") == "wood"
+    assert module.names_only("a glass ball bounces", "glass")
+    assert not module.names_only("a glass ball and a metal cube", "glass")
+    assert not module.names_only("a ball bounces", "glass")
+
+
+def test_the_clips_have_one_impact_material_and_their_caption_names_it_alone():
+    module = _load()
+    clips = module.ring_clips(3, search=120)
+    assert len(clips) == 3
+    for clip in clips:
+        material = module.impact_material(clip)
+        assert material and module.names_only(clip.caption, material)
+        assert any(e.kind == "impact" for e in clip.events)
+
+
+@pytest.mark.timeout(300)
+def test_little_noise_keeps_each_clips_own_ring(tmp_path):
+    import json
+
+    from mfmjt_core.evaluation.material_classifier import fit_on_world
+
+    module = _load()
+    out = module.diagnose(None, 3, [0.2], fit_on_world(120))
+    rows = {r["condition"]: r for r in out["rows"]}
+    assert set(rows) == set(module.CONDITIONS) and out["clips"] == 3
+    for r in rows.values():
+        assert r["impacts"] > 0
+        assert r["heard_as_clip_material"] >= 0.75, r
+        assert r["rms_to_reference"] < r["noised_rms_to_reference"], r
+    assert set(out["caption_effect"]) == set(out["caption_effect_beside_neutral_picture"]) == {"0.2"}
+    json.dumps(out)  # the --json output is plain data
