@@ -3,7 +3,11 @@
 Every object is a small RGBA sprite made once per clip and alpha-blended at its integer
 position; frames where an object does not move are blended in one vectorised operation.
 Visual cues of materials: metal grey with a white highlight, wood brown with dark stripes,
-glass light cyan and see-through with a bright rim, rubber dark red and matte.
+glass light cyan and see-through with a bright rim, rubber dark red and matte. With
+`neutral_bodies` every ball and cube has one look that is no material's (flat, opaque, grey
+violet), so only the caption can say what it is made of (training rows of that kind teach the
+network to take the material from the words: docs/training.md, "Pictures that do not show the
+material").
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from mfmjt_core.synth.scene import (
 )
 
 _FLOOR_RGB = {"wood": (200, 164, 112), "stone": (152, 150, 142), "metal": (118, 126, 138)}
+# No material's, lamp's, balloon's or floor's colour.
+NEUTRAL_BODY_RGB = (118, 104, 140)
 
 
 def _disk_alpha(h: int, w: int) -> np.ndarray:
@@ -39,14 +45,17 @@ def _edge(h: int, w: int) -> np.ndarray:
     return e
 
 
-def body_sprite(info: ObjectInfo) -> tuple[np.ndarray, np.ndarray]:
-    """(rgb (s, s, 3) float32 0..255, alpha (s, s) float32) of a ball or cube."""
+def body_sprite(info: ObjectInfo, *, neutral: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(rgb (s, s, 3) float32 0..255, alpha (s, s) float32) of a ball or cube; with `neutral`
+    its shape and size only, in a look that is no material's."""
     s = info.size_px
     mat = material(info.material)
-    base = np.array(mat.colour, np.float32)
+    base = np.array(NEUTRAL_BODY_RGB if neutral else mat.colour, np.float32)
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5
     rgb = np.broadcast_to(base, (s, s, 3)).copy()
-    if info.material == "wood":
+    if neutral:
+        pass
+    elif info.material == "wood":
         stripes = ((yy / max(2.0, s / 5)) % 2.0) < 0.8
         rgb[stripes] *= 0.62
     elif info.material == "metal":
@@ -67,7 +76,7 @@ def body_sprite(info: ObjectInfo) -> tuple[np.ndarray, np.ndarray]:
     else:
         alpha = np.ones((s, s), np.float32)
         rim = _edge(s, s).astype(np.float32)
-    if info.material == "glass":  # see-through body, bright opaque rim
+    if info.material == "glass" and not neutral:  # see-through body, bright opaque rim
         rim_rgb = np.array((80, 165, 180), np.float32)
         rgb = rgb * (1 - rim[..., None]) + rim_rgb * rim[..., None]
         alpha = alpha * (mat.opacity + (1 - mat.opacity) * rim)
@@ -208,13 +217,14 @@ def _draw_balloons(frames: np.ndarray, plan: ScenePlan) -> None:
                      rgb, alpha)
 
 
-def render(plan: ScenePlan, sim: Simulation) -> np.ndarray:
-    """All frames of a clip, uint8 (T, H, W, 3)."""
+def render(plan: ScenePlan, sim: Simulation, *, neutral_bodies: bool = False) -> np.ndarray:
+    """All frames of a clip, uint8 (T, H, W, 3); `neutral_bodies`: balls and cubes in one look
+    that is no material's."""
     frames = render_background(plan)
     _draw_fixtures(frames, plan)
     _draw_balloons(frames, plan)
     for i, body in enumerate(plan.bodies):
-        rgb, alpha = body_sprite(body.info)
+        rgb, alpha = body_sprite(body.info, neutral=neutral_bodies)
         half = body.info.size_px / 2
         pos = sim.positions[i].astype(np.float64)
         _blend_track(frames, _round(pos[:, 1] - half), _round(pos[:, 0] - half), sim.visible[i],

@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from mfmjt_core.synth.captions import make_caption
-from mfmjt_core.synth.physics import simulate
+from mfmjt_core.synth.physics import Simulation, simulate
 from mfmjt_core.synth.render import render
 from mfmjt_core.synth.scene import ObjectInfo, ScenePlan, SoundEvent, fixture_events, sample_scene
 from mfmjt_core.synth.sound import synthesize
@@ -122,6 +122,13 @@ def make_clip(seed: int, *, config: WorldConfig = DEFAULT, with_frames: bool = T
         scene=plan,
         duration_s=config.duration_s,
     )
+
+
+def neutral_frames(clip: Clip) -> np.ndarray:
+    """The clip's frames with every ball and cube drawn in one look that is no material's
+    (uint8 (T, H, W, 3)): the same scene, motion and timing, its material left to the caption."""
+    tracks = Simulation(clip.positions, clip.visible, np.zeros(clip.visible.shape, np.float32), ())
+    return render(clip.scene, tracks, neutral_bodies=True)
 
 
 def split_seeds(split: str, n: int, *, start: int = 0) -> list[int]:

@@ -233,14 +233,16 @@ def run_recipe(
             network = dataclasses.replace(recipe.spec.network, **dict(stage.network))
             model = AudioModel.create(dataclasses.replace(recipe.spec, network=network),
                                       generator=torch.Generator().manual_seed(config.seed))
-            task = SynthTask(model, prompts=stage.prompts, picture_augment=config.picture_augment)
+            task = SynthTask(model, prompts=stage.prompts, picture_augment=config.picture_augment,
+                             neutral_looks=config.neutral_looks)
             mean, std = task.latent_statistics()
             with torch.no_grad():
                 model.net.latent_mean.copy_(mean.view(1, 1, -1))
                 model.net.latent_std.copy_(std.view(1, 1, -1))
         else:
             model = rebuilt(AudioModel.load(start_from), stage.network, seed=config.seed)
-            task = SynthTask(model, prompts=stage.prompts, picture_augment=config.picture_augment)
+            task = SynthTask(model, prompts=stage.prompts, picture_augment=config.picture_augment,
+                             neutral_looks=config.neutral_looks)
             probes = start_from.parent / PROBES_FILE
             if probes.exists():  # fresh probes would send random gradients into trained encoders
                 task.auxiliary.load_state_dict(load_file(probes))
@@ -254,6 +256,7 @@ def run_recipe(
             **({"guidance_input_range": list(guidance_range)} if guidance_range else {}),
             **({"prompt_mix": dataclasses.asdict(stage.prompts)} if stage.prompts != TEMPLATES_ONLY else {}),
             **({"picture_augment": config.picture_augment} if config.picture_augment else {}),
+            **({"neutral_looks": config.neutral_looks} if config.neutral_looks else {}),
         })
         model.spec = spec
         previous = train(task, config, stage_dir, device=device, workers=workers,

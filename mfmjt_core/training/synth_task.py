@@ -13,7 +13,10 @@ Frames get a faint per-pixel noise (std `frame_noise`, seeded by the row): gener
 decoded from H.264 files, whose compression noise (~0.006 mean absolute at 32 px) is as large as
 the frame-to-frame motion the sync encoder reads; a motion encoder fitted to noiseless renders
 would take that noise for movement. With `picture_augment` > 0 each row's clip also looks
-different (maybe mirrored, another brightness and contrast: `picture_augment.py`).
+different (maybe mirrored, another brightness and contrast: `picture_augment.py`). With
+`neutral_looks` > 0 that share of rows shows its balls and cubes in one look that is no
+material's (`synth.world.neutral_frames`): the caption is then the only thing that says what
+they are made of, at impacts whose instants the picture still gives.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import torch.nn.functional as F
 from mfmjt_core.model import AudioModel
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.synth.prompts import TEMPLATES_ONLY, PromptMix, training_prompt
+from mfmjt_core.synth.world import neutral_frames
 from mfmjt_core.training.draws import Draws
 from mfmjt_core.training.picture_augment import apply_jitter, draw_jitter
 from mfmjt_core.training.probes import AlignmentProbes, ProbeConfig
@@ -37,6 +41,7 @@ from mfmjt_core.training.train_config import ObjectiveConfig, check_strength
 
 _PROMPT_STREAM = 0x7072  # keeps the rows' prompt draws apart from every other seeded stream
 _PICTURE_STREAM = 0x706A  # the same for the rows' picture jitter
+_NEUTRAL_STREAM = 0x6E6C  # the same for the rows drawn with neutral looks
 
 
 def frames_at(frames, fps: Fraction, target_fps: int, duration: float):
@@ -63,7 +68,7 @@ class SynthTask:
 
     def __init__(
         self, model: AudioModel, *, world_config=None, first_seed: int = 0, frame_noise: float = 0.003,
-        prompts: PromptMix = TEMPLATES_ONLY, picture_augment: float = 0.0,
+        prompts: PromptMix = TEMPLATES_ONLY, picture_augment: float = 0.0, neutral_looks: float = 0.0,
     ) -> None:
         from mfmjt_core.synth.world_config import DEFAULT, WorldConfig
 
@@ -79,6 +84,7 @@ class SynthTask:
         self.frame_noise = frame_noise
         self.prompts = prompts
         self.picture_augment = check_strength(picture_augment)
+        self.neutral_looks = check_strength(neutral_looks, "neutral_looks", "a share of rows")
         enc = model.encoders
         self.auxiliary = AlignmentProbes(ProbeConfig(
             clip_dim=enc.clip_dim, sync_dim=enc.sync_dim, text_dim=enc.text_dim, latent_dim=self.codec.latent_dim,
@@ -97,7 +103,7 @@ class SynthTask:
         """CPU tensors of the given rows (runs in data-loader workers)."""
         clips = [self.clip(i) for i in indices]
         # once per clip, shared by both rates
-        small = [self._look(_resize(c.frames, self.frame_size), i) for c, i in zip(clips, indices)]
+        small = [self._look(_resize(self._picture(c, i), self.frame_size), i) for c, i in zip(clips, indices)]
         frames8 = torch.stack([self._frames(s, c, i, 8) for s, c, i in zip(small, clips, indices)])
         frames25 = torch.stack([self._frames(s, c, i, 25) for s, c, i in zip(small, clips, indices)])
         audio = torch.from_numpy(np.stack([c.audio for c in clips]))
@@ -110,6 +116,13 @@ class SynthTask:
         """The row's text: the clip's template caption or, by `self.prompts`, a user's phrasing."""
         rng = np.random.Generator(np.random.PCG64([self.first_seed, index, _PROMPT_STREAM]))
         return training_prompt(clip.caption, clip.scene, clip.events, self.prompts, rng)
+
+    def _picture(self, clip, index: int) -> np.ndarray:
+        """The row's frames: the clip's own, or with neutral looks for a `neutral_looks` share."""
+        if self.neutral_looks == 0.0:
+            return clip.frames
+        rng = np.random.Generator(np.random.PCG64([self.first_seed, index, _NEUTRAL_STREAM]))
+        return neutral_frames(clip) if rng.random() < self.neutral_looks else clip.frames
 
     def _look(self, small: torch.Tensor, index: int) -> torch.Tensor:
         """The row's clip as `picture_augment` shows it (unchanged at 0)."""

@@ -66,16 +66,16 @@ class OptimConfig:
     ema_decay: float = 0.999
 
 
-def check_strength(strength: float) -> float:
-    """`picture_augment`'s strength, refused outside [0, 1] (NaN included)."""
+def check_strength(strength: float, name: str = "picture_augment", what: str = "a strength") -> float:
+    """`picture_augment`'s strength (or `neutral_looks`' share), refused outside [0, 1] (NaN included)."""
     if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"picture_augment is a strength in [0, 1], got {strength}")
+        raise ValueError(f"{name} is {what} in [0, 1], got {strength}")
     return strength
 
 
-# Refusal of `picture_augment` where the rows are features encoded once (extracted or distilled)
-NO_PICTURES = ("picture_augment jitters frames made during training (`mfmjt train tiny-synth`); "
-               "these rows are features encoded once, so it cannot apply: leave it at 0")
+# Refusal of the picture options where the rows are features encoded once (extracted or distilled)
+NO_PICTURES = ("picture_augment and neutral_looks change frames made during training (`mfmjt train "
+               "tiny-synth`); these rows are features encoded once, so they cannot apply: leave them at 0")
 
 
 @dataclass(frozen=True)
@@ -91,11 +91,16 @@ class TrainConfig:
     # jitter of how each clip looks, 0 (off) to 1 (`picture_augment.py`); only where frames are
     # made during training (`mfmjt train tiny-synth`), not from extracted features
     picture_augment: float = 0.0
+    # share of rows whose balls and cubes are drawn in one look that is no material's, so the
+    # caption alone says what they are made of (`synth.world.neutral_frames`); frames made
+    # during training only, like picture_augment
+    neutral_looks: float = 0.0
     log_every: int = 10
     checkpoint_every: int = 200
 
     def __post_init__(self) -> None:
         check_strength(self.picture_augment)
+        check_strength(self.neutral_looks, "neutral_looks", "a share of rows")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

@@ -13,6 +13,7 @@ TRAIN = ["train", "tiny-synth", "--stages", "continue", "--init", "embedded"]
 
 @pytest.mark.parametrize(("setting", "words"), [
     ("continue:picture_augment=2", "--set (continue stage): picture_augment is a strength in [0, 1], got 2.0"),
+    ("continue:neutral_looks=-0.1", "--set (continue stage): neutral_looks is a share of rows in [0, 1], got -0.1"),
     ("continue:nonsense=1", "--set (continue stage): unknown config field 'nonsense'"),
     ("objective.mu", "--set (continue stage): override 'objective.mu' is not KEY=VALUE"),
     ("optim.lr=fast", "--set (continue stage): optim.lr: expected a number, got 'fast'"),
@@ -34,17 +35,17 @@ def test_a_setting_for_a_stage_not_run_is_checked_only_where_it_applies(tmp_path
     assert code == 2 and "(continue stage)" in capsys.readouterr().err
 
 
-def test_picture_jitter_is_refused_on_extracted_features(tmp_path, capsys):
+@pytest.mark.parametrize("setting", ["picture_augment=0.5", "neutral_looks=0.5"])
+def test_picture_options_are_refused_on_extracted_features(setting, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "features", "--data", str(tmp_path), "--out", str(out),
-                 "--set", "picture_augment=0.5"]) == 2
-    assert "picture_augment jitters frames made during training" in capsys.readouterr().err
+    assert main(["train", "features", "--data", str(tmp_path), "--out", str(out), "--set", setting]) == 2
+    assert "picture_augment and neutral_looks change frames made during training" in capsys.readouterr().err
     assert not out.exists()
 
 
-def test_picture_jitter_is_refused_by_distill(tmp_path, capsys):
+@pytest.mark.parametrize("setting", ["picture_augment=0.5", "neutral_looks=0.5"])
+def test_picture_options_are_refused_by_distill(setting, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["distill", "embedded", "--data", str(tmp_path), "--out", str(out),
-                 "--set", "picture_augment=0.5"]) == 2
-    assert "picture_augment jitters frames made during training" in capsys.readouterr().err
+    assert main(["distill", "embedded", "--data", str(tmp_path), "--out", str(out), "--set", setting]) == 2
+    assert "picture_augment and neutral_looks change frames made during training" in capsys.readouterr().err
     assert not out.exists()

@@ -23,11 +23,13 @@ def test_a_stage_from_a_file_keeps_the_files_encoders(tmp_path, one_torch_thread
 
     exported = run_recipe(TINY_SYNTH, tmp_path / "run", stages=["continue"], init=start_file, progress=lambda _: None,
                           overrides={"all": ["steps=1", "batch_size=2", "checkpoint_every=100",
-                                             "optim.warmup_steps=1", "picture_augment=0.5"]})
+                                             "optim.warmup_steps=1", "picture_augment=0.5",
+                                             "neutral_looks=0.5"]})
     _, stored = read_model(exported)
     assert stored["encoders"]["config"]["text_layers"] == 1
     assert stored["training"]["prompt_mix"] == {"user": 0.35, "filler": 0.1, "foreign": 0.05}
     assert stored["training"]["picture_augment"] == 0.5
+    assert stored["training"]["neutral_looks"] == 0.5
     model = AudioModel.load(exported)  # strict: the trained text encoder's weights fit its spec
     assert len(model.encoders.text.layers) == 1
 

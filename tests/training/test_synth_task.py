@@ -29,9 +29,10 @@ def _world():
     return WorldConfig(duration_s=2.0)
 
 
-def _task(frame_noise: float = 0.003, picture_augment: float = 0.0) -> SynthTask:
+def _task(frame_noise: float = 0.003, picture_augment: float = 0.0, neutral_looks: float = 0.0) -> SynthTask:
     model = AudioModel.create(_spec(), generator=torch.Generator().manual_seed(0))
-    return SynthTask(model, world_config=_world(), frame_noise=frame_noise, picture_augment=picture_augment)
+    return SynthTask(model, world_config=_world(), frame_noise=frame_noise, picture_augment=picture_augment,
+                     neutral_looks=neutral_looks)
 
 
 def test_picture_augment_gives_each_row_one_look_at_both_rates_and_again_on_resume():
@@ -46,6 +47,27 @@ def test_picture_augment_gives_each_row_one_look_at_both_rates_and_again_on_resu
         for second in (0, 1):  # the same instant in both streams is the same jittered frame
             assert torch.equal(a["frames8"][row, 8 * second], a["frames25"][row, 25 * second])
     assert torch.equal(a["latent"], plain.batch([0, 1])["latent"])  # the sound is not touched
+
+
+def test_neutral_looks_draw_a_share_of_rows_from_their_index_and_change_only_the_picture():
+    """Rows with neutral looks show the clip re-drawn by `neutral_frames`; which rows is drawn from
+    the row's index (the same on a resume and in another batch); sound and caption stay."""
+    from mfmjt_core.synth.world import neutral_frames
+
+    rows = list(range(24))
+    task, plain, every = _task(0.0, neutral_looks=0.5), _task(0.0), _task(0.0, neutral_looks=1.0)
+    a, b = task.batch(rows), plain.batch(rows)
+    changed = [not torch.equal(a["frames25"][i], b["frames25"][i]) for i in rows]
+    assert 6 <= sum(changed) <= 18, changed
+    assert torch.equal(a["frames25"], task.batch(rows)["frames25"])
+    assert torch.equal(a["frames25"][5], task.batch([5])["frames25"][0])
+    assert torch.equal(a["latent"], b["latent"]) and a["captions"] == b["captions"]
+    clip = every.clip(3)
+    redrawn = _task(0.0)
+    redrawn.clip = lambda index: dataclasses.replace(clip, frames=neutral_frames(clip))
+    assert torch.equal(every.batch([3])["frames25"], redrawn.batch([0])["frames25"])
+    with pytest.raises(ValueError, match="neutral_looks is a share of rows"):
+        _task(neutral_looks=1.5)
 
 
 def test_time_resampling_helpers():
