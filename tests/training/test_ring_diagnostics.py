@@ -50,3 +50,9 @@ def test_little_noise_keeps_each_clips_own_ring(tmp_path):
         assert r["rms_to_reference"] < r["noised_rms_to_reference"], r
     assert set(out["caption_effect"]) == set(out["caption_effect_beside_neutral_picture"]) == {"0.2"}
     json.dumps(out)  # the --json output is plain data
+
+
+def test_the_packaged_text_encoder_carries_the_captions_material():
+    result = _load().material_from_pooled_text(None, train=600, val=240)
+    assert result["captions_train"] > 60 and result["captions_val"] > 20
+    assert result["material_from_pooled_text_accuracy"] > 0.5  # chance is about 0.25
