@@ -14,7 +14,9 @@ four conditions:
 - "video + caption": the clip's picture and caption (the control: the picture names the material);
 - "neutral picture + caption", "... + swapped caption", "neutral picture": the clip's picture with
   its balls and cubes in a look that is no material's (`synth.world.neutral_frames`): the
-  instants of the impacts are shown, their material only said.
+  instants of the impacts are shown, their material only said;
+- "sync stream only", "clip stream only": one of the picture's two feature streams, no caption
+  (which of them carries the material).
 
 At each reference impact the evaluation's material classifier says what the result sounds like.
 The impacts stay where the reference put them (t0 < 1), so the only open question is the ring.
@@ -43,7 +45,8 @@ import numpy as np
 import torch
 
 CONDITIONS = ("true caption", "swapped caption", "no caption", "video + caption",
-              "neutral picture + caption", "neutral picture + swapped caption", "neutral picture")
+              "neutral picture + caption", "neutral picture + swapped caption", "neutral picture",
+              "sync stream only", "clip stream only")
 
 
 def _word(material: str) -> re.Pattern:
@@ -141,6 +144,8 @@ def diagnose(model_path: str | None, clips: int, times: list[float], classifier,
         "neutral picture + caption": {**neutral_picture, "text_f": f["text_f"]},
         "neutral picture + swapped caption": {**neutral_picture, "text_f": swapped_text},
         "neutral picture": {**neutral_picture, "text_f": empty["text_f"]},
+        "sync stream only": {"clip_f": empty["clip_f"], "sync_f": f["sync_f"], "text_f": empty["text_f"]},
+        "clip stream only": {"clip_f": f["clip_f"], "sync_f": empty["sync_f"], "text_f": empty["text_f"]},
     }
     u = AverageVelocity(net, model.spec.network.time_convention)
     noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
