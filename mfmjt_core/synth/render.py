@@ -6,8 +6,8 @@ Visual cues of materials: metal grey with a white highlight, wood brown with dar
 glass light cyan and see-through with a bright rim, rubber dark red and matte. With
 `neutral_bodies` every ball and cube has one look that is no material's (flat, opaque, grey
 violet), so only the caption can say what it is made of (training rows of that kind teach the
-network to take the material from the words: docs/training.md, "Pictures that do not show the
-material").
+network to take the material from the words: docs/training.md, "Where a caption's material is
+lost").
 """
 
 from __future__ import annotations
@@ -50,22 +50,21 @@ def body_sprite(info: ObjectInfo, *, neutral: bool = False) -> tuple[np.ndarray,
     its shape and size only, in a look that is no material's."""
     s = info.size_px
     mat = material(info.material)
+    look = "" if neutral else info.material  # the material whose looks are drawn, if any
     base = np.array(NEUTRAL_BODY_RGB if neutral else mat.colour, np.float32)
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5
     rgb = np.broadcast_to(base, (s, s, 3)).copy()
-    if neutral:
-        pass
-    elif info.material == "wood":
+    if look == "wood":
         stripes = ((yy / max(2.0, s / 5)) % 2.0) < 0.8
         rgb[stripes] *= 0.62
-    elif info.material == "metal":
+    elif look == "metal":
         rgb *= (1.1 - 0.35 * yy / s)[..., None]
         hl = np.exp(-(((xx - 0.32 * s) ** 2 + (yy - 0.3 * s) ** 2) / (2 * (0.13 * s) ** 2)))
         rgb += (255.0 - rgb) * hl[..., None]
-    elif info.material == "glass":
+    elif look == "glass":
         hl = np.exp(-(((xx - 0.3 * s) ** 2 + (yy - 0.28 * s) ** 2) / (2 * (0.09 * s) ** 2)))
         rgb += (255.0 - rgb) * hl[..., None]
-    elif info.material == "rubber":
+    elif look == "rubber":
         rgb *= (1.05 - 0.3 * (xx + yy) / (2 * s))[..., None]
     if info.kind == "ball":
         alpha = _disk_alpha(s, s)
@@ -76,7 +75,7 @@ def body_sprite(info: ObjectInfo, *, neutral: bool = False) -> tuple[np.ndarray,
     else:
         alpha = np.ones((s, s), np.float32)
         rim = _edge(s, s).astype(np.float32)
-    if info.material == "glass" and not neutral:  # see-through body, bright opaque rim
+    if look == "glass":  # see-through body, bright opaque rim
         rim_rgb = np.array((80, 165, 180), np.float32)
         rgb = rgb * (1 - rim[..., None]) + rim_rgb * rim[..., None]
         alpha = alpha * (mat.opacity + (1 - mat.opacity) * rim)
