@@ -109,6 +109,8 @@ def denoise_from(u, z: torch.Tensor, t0: float, cond: dict) -> torch.Tensor:
 
 @torch.no_grad()
 def diagnose(model_path: str | None, clips: int, times: list[float], classifier, seed: int = 7) -> dict:
+    """Each condition's share of impacts heard as the clip's and as the swapped material, per t0
+    (noise drawn from `seed`), and the caption's effect, text only and beside the neutral picture."""
     from mfmjt_core.evaluation.material_classifier import clip_impact_features, impacts_of
     from mfmjt_core.model import AudioModel
     from mfmjt_core.network.adapter import AverageVelocity
