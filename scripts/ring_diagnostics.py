@@ -41,7 +41,6 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 CONDITIONS = ("true caption", "swapped caption", "no caption", "video + caption",
@@ -63,7 +62,9 @@ def next_material(material: str) -> str:
 
 def impact_material(clip) -> str | None:
     """The material of every impact of `clip` when there is exactly one, else None."""
-    materials = {e.material for e in clip.events if e.kind == "impact" and e.material}
+    from mfmjt_core.evaluation.material_classifier import impacts_of
+
+    materials = {material for _, material in impacts_of(clip.events) if material}
     return materials.pop() if len(materials) == 1 else None
 
 
@@ -125,13 +126,13 @@ def diagnose(model_path: str | None, clips: int, times: list[float], classifier,
     if not chosen:
         raise SystemExit("no clip with one impact material named alone")
     task.clip = lambda index: chosen[index]
-    f = task.features(task.batch(list(range(len(chosen)))))
+    batch = task.batch(list(range(len(chosen))))
+    f = task.features(batch)
     neutral = [dataclasses.replace(c, frames=neutral_frames(c)) for c in chosen]
     task.clip = lambda index: neutral[index]
     fn = task.features(task.batch(list(range(len(chosen)))))
     b = len(chosen)
-    audio = torch.from_numpy(np.stack([c.audio for c in chosen])).float()
-    x = net.normalize(task.codec.encode(audio)[:, : task.num_latents])
+    x = net.normalize(batch["latent"])
     materials = [impact_material(c) for c in chosen]
     swapped = [next_material(m) for m in materials]
     empty = net.empty_conditions(b, f["clip_f"].shape[1], f["sync_f"].shape[1])

@@ -346,7 +346,7 @@ def run_distill(
 
     clock = time.monotonic()
     config = config or default_train_config()
-    if config.picture_augment or config.neutral_looks:
+    if config.changes_pictures:
         raise ValueError(NO_PICTURES)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if config.batch_size % world or (config.batch_size // world) % settings.group:

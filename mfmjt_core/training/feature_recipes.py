@@ -136,7 +136,7 @@ def run_features(
         raise ValueError(f"unknown stage in {list(stages)}; known: {', '.join(s.name for s in all_stages)}")
     overrides = overrides or {}
     configs = [apply_overrides(s.config, overrides.get(s.name, []) + overrides.get("all", [])) for s in chosen]
-    if any(c.picture_augment or c.neutral_looks for c in configs):  # before any data is read
+    if any(c.changes_pictures for c in configs):  # before any data is read
         raise FeatureTaskError(NO_PICTURES)
     folders, weights = parse_data(data)
     sets = [FeatureSet(f) for f in folders]

@@ -102,6 +102,11 @@ class TrainConfig:
         check_strength(self.picture_augment)
         check_strength(self.neutral_looks, "neutral_looks", "a share of rows")
 
+    @property
+    def changes_pictures(self) -> bool:
+        """picture_augment or neutral_looks is on: rows need frames made during training."""
+        return bool(self.picture_augment or self.neutral_looks)
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
