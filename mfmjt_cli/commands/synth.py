@@ -19,18 +19,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=96, help="frame height and width in pixels")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per clip")
     parser.add_argument("--fps", choices=sorted(_FPS), help="fixed frame rate (default: varies)")
+    parser.add_argument("--neutral-looks", action="store_true",
+                        help="draw every ball and cube in one look that is no material's: the same "
+                             "motion and sound, the material said only by the caption (clips for "
+                             "`mfmjt distill` that teach a student to take the material from the words)")
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     from pathlib import Path
 
     from mfmjt_core.synth import WorldConfig, iter_clips
     from mfmjt_core.synth.export import write_clip
+    from mfmjt_core.synth.world import neutral_frames
 
     config = WorldConfig(duration_s=args.duration, height=args.size, width=args.size,
                          fps=_FPS[args.fps] if args.fps else None)
     out = Path(args.out)
+    look = "  neutral looks" if args.neutral_looks else ""
     for clip in iter_clips(args.split, args.count, config, start=args.start):
-        files = write_clip(clip, out / f"{args.split}_{clip.seed}.mp4")
-        print(f"{files.video}  {clip.fps} fps  {len(clip.events)} events  {clip.caption}")
+        if args.neutral_looks:
+            clip = dataclasses.replace(clip, frames=neutral_frames(clip))
+        files = write_clip(clip, out / f"{args.split}_{clip.seed}.mp4", neutral_looks=args.neutral_looks)
+        print(f"{files.video}  {clip.fps} fps  {len(clip.events)} events{look}  {clip.caption}")
     return 0

@@ -43,9 +43,10 @@ def clip_metadata(clip: Clip) -> dict:
     }
 
 
-def write_clip(clip: Clip, path_mp4: str | os.PathLike) -> ClipFiles:
+def write_clip(clip: Clip, path_mp4: str | os.PathLike, *, neutral_looks: bool = False) -> ClipFiles:
     """Write `clip` as an MP4 (H.264 + AAC), a float WAV and a JSON sidecar beside it
-    (same name, suffixes .wav and .json). Returns the three paths."""
+    (same name, suffixes .wav and .json). Returns the three paths. `neutral_looks`: the frames
+    are `neutral_frames(clip)`, recorded in the sidecar (the picture then shows no material)."""
     from mfmjt_core.media import write_audio, write_video  # PyAV is only needed here
 
     if clip.frames is None:
@@ -57,7 +58,8 @@ def write_clip(clip: Clip, path_mp4: str | os.PathLike) -> ClipFiles:
     wav = write_audio(video.with_suffix(".wav"), audio, clip.sample_rate, subtype="FLOAT")
     sidecar = video.with_suffix(".json")
     tmp = sidecar.with_name(sidecar.name + ".tmp")
-    tmp.write_text(json.dumps(clip_metadata(clip), indent=1))
+    meta = clip_metadata(clip) | ({"neutral_looks": True} if neutral_looks else {})
+    tmp.write_text(json.dumps(meta, indent=1))
     os.replace(tmp, sidecar)
     return ClipFiles(video, wav, sidecar)
 

@@ -27,3 +27,34 @@ def test_material_choice_is_respected():
     for seed in range(5):
         clip = make_clip(seed, config=config, with_frames=False)
         assert {o.material for o in clip.objects if o.material} <= {"glass"}
+
+
+def test_synth_neutral_looks_writes_the_redrawn_frames(tmp_path, capsys):
+    """`--neutral-looks` writes the clip as `neutral_frames` draws it (the same audio and caption),
+    and says so in the sidecar; the frames differ from the clip's own."""
+    from fractions import Fraction
+
+    from mfmjt_core.media import decode_frames
+    from mfmjt_core.synth import WorldConfig
+    from mfmjt_core.synth.world import neutral_frames
+
+    args = ["synth", "--split", "val", "-n", "1", "--duration", "2", "--size", "64", "--fps", "25"]
+    assert main([*args, str(tmp_path / "own")]) == 0
+    assert main([*args, "--neutral-looks", str(tmp_path / "neutral")]) == 0
+    assert "neutral looks" in capsys.readouterr().out
+    own, neutral = (tmp_path / d / "val_10000000" for d in ("own", "neutral"))
+    meta = json.loads(neutral.with_suffix(".json").read_text())
+    assert meta["neutral_looks"] is True
+    assert "neutral_looks" not in json.loads(own.with_suffix(".json").read_text())
+    assert meta["caption"] == json.loads(own.with_suffix(".json").read_text())["caption"]
+    clip = make_clip(10_000_000, config=WorldConfig(duration_s=2, height=64, width=64, fps=25))
+    want, own_look = neutral_frames(clip).astype(float), clip.frames.astype(float)
+    got, theirs = (decode_frames(p.with_suffix(".mp4"), 0.0, 2.0, Fraction(25)).frames.astype(float)
+                   for p in (neutral, own))
+    assert got.shape == want.shape
+    # where the two looks differ (the bodies), the written frames show the neutral one; H.264 is
+    # lossy, so judged by distance, and the clip's own file shows its own look there
+    bodies = abs(want - own_look).max(axis=-1) > 40
+    assert bodies.sum() > 100
+    assert abs(got - want)[bodies].mean() < abs(got - own_look)[bodies].mean() / 3
+    assert abs(theirs - own_look)[bodies].mean() < abs(theirs - want)[bodies].mean() / 3
