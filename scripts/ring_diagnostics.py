@@ -20,6 +20,10 @@ four conditions:
 
 At each reference impact the evaluation's material classifier says what the result sounds like.
 The impacts stay where the reference put them (t0 < 1), so the only open question is the ring.
+t0 = 1 is the model as users sample it: one jump over the whole interval from pure noise with
+the average velocity u(noise, 0, 1) (a MeanFlow model's one step; a flow-matching model's one
+Euler step). The impacts are then where the picture puts them, so at t0 = 1 only the conditions
+with a picture (the neutral one above all) keep their meaning.
 The caption's effect at t0 is the share of impacts heard as the swapped caption's material with
 the swapped caption minus the same share with no caption (text only, and beside the neutral
 picture): 0 when the words do not reach the ring, up to about 1 when they decide it. Below the
@@ -113,6 +117,7 @@ def diagnose(model_path: str | None, clips: int, times: list[float], classifier,
     """Each condition's share of impacts heard as the clip's and as the swapped material, per t0
     (noise drawn from `seed`), and the caption's effect, text only and beside the neutral picture."""
     from mfmjt_core.evaluation.material_classifier import clip_impact_features, impacts_of
+    from mfmjt_core.flows.meanflow import sample
     from mfmjt_core.model import AudioModel
     from mfmjt_core.network.adapter import AverageVelocity
     from mfmjt_core.pipeline.generator import EMBEDDED_MODEL
@@ -157,7 +162,8 @@ def diagnose(model_path: str | None, clips: int, times: list[float], classifier,
     for t0 in times:
         noised = (1 - t0) * x + t0 * noise
         for name, cond in conds.items():
-            z = denoise_from(u, noised, t0, cond)
+            # t0 = 1: the one-step sample, eps - u(eps, 0, 1), by the generator's own sampler
+            z = sample(u, noise, steps=1, cond=cond) if t0 == 1.0 else denoise_from(u, noised, t0, cond)
             takes = model.codec.decode(net.unnormalize(z)).numpy()
             calls = [classifier.predict(clip_impact_features(take, times_s)) for take, times_s in zip(takes, impacts)]
             total = sum(len(c) for c in calls)
@@ -224,14 +230,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="model file (default: the embedded model)")
     p.add_argument("--clips", type=int, default=24)
-    p.add_argument("--times", default="0.8,0.9,0.95", help="noise levels t0 to start from (comma-separated, < 1)")
+    p.add_argument("--times", default="0.8,0.9,0.95",
+                   help="noise levels t0 to start from (comma-separated, in (0, 1]; 1: one jump from pure noise)")
     p.add_argument("--material-clips", type=int, default=300, help="train clips the material classifier is fitted on")
     p.add_argument("--json", help="also write the numbers to this file")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     times = [float(t) for t in args.times.split(",")]
-    if not all(0 < t < 1 for t in times):
-        p.error("--times must lie in (0, 1): at t0 = 1 the impacts are no longer where the reference put them")
+    if not all(0 < t <= 1 for t in times):
+        p.error("--times must lie in (0, 1] (1: one jump from pure noise, the one-step map)")
     torch.set_num_threads(args.threads)
     from mfmjt_core.evaluation.material_classifier import fit_on_world
 

@@ -56,3 +56,17 @@ def test_the_packaged_text_encoder_carries_the_captions_material():
     result = _load().material_from_pooled_text(None, train=600, val=240)
     assert result["captions_train"] > 60 and result["captions_val"] > 20
     assert result["material_from_pooled_text_accuracy"] > 0.5  # chance is about 0.25
+
+
+@pytest.mark.timeout(300)
+def test_one_jump_from_pure_noise_follows_the_picture():
+    """t0 = 1 is the one-step sample from pure noise: the clip's own picture brings it nearest
+    the reference, the neutral picture (its instants, not its looks) next, text alone least."""
+    from mfmjt_core.evaluation.material_classifier import fit_on_world
+
+    out = _load().diagnose(None, 3, [1.0], fit_on_world(120))
+    rms = {r["condition"]: r["rms_to_reference"] for r in out["rows"]}
+    (noise_rms,) = {r["noised_rms_to_reference"] for r in out["rows"]}  # every row starts from the noise
+    assert max(rms.values()) < noise_rms
+    assert rms["video + caption"] < rms["neutral picture"] < rms["no caption"]
+    assert set(out["caption_effect"]) == {"1.0"}
