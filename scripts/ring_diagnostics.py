@@ -20,9 +20,9 @@ four conditions:
 
 At each reference impact the evaluation's material classifier says what the result sounds like.
 The impacts stay where the reference put them (t0 < 1), so the only open question is the ring.
-t0 = 1 is the model as users sample it: one jump over the whole interval from pure noise with
-the average velocity u(noise, 0, 1) (a MeanFlow model's one step; a flow-matching model's one
-Euler step). The impacts are then where the picture puts them, so at t0 = 1 only the conditions
+t0 = 1 is one step as the generator takes it, unguided, from the same (unit) noise: a MeanFlow
+model's one jump with the average velocity over the whole interval, a flow-matching model's one
+Euler step. The impacts are then where the picture puts them, so at t0 = 1 only the conditions
 with a picture (the neutral one above all) keep their meaning.
 The caption's effect at t0 is the share of impacts heard as the swapped caption's material with
 the swapped caption minus the same share with no caption (text only, and beside the neutral
@@ -117,13 +117,14 @@ def diagnose(model_path: str | None, clips: int, times: list[float], classifier,
     """Each condition's share of impacts heard as the clip's and as the swapped material, per t0
     (noise drawn from `seed`), and the caption's effect, text only and beside the neutral picture."""
     from mfmjt_core.evaluation.material_classifier import clip_impact_features, impacts_of
-    from mfmjt_core.flows.meanflow import sample
-    from mfmjt_core.model import AudioModel
+    from mfmjt_core.model import AudioModel, SamplingSettings
     from mfmjt_core.network.adapter import AverageVelocity
     from mfmjt_core.pipeline.generator import EMBEDDED_MODEL
+    from mfmjt_core.pipeline.sampling import sample_latents
     from mfmjt_core.synth.world import neutral_frames
     from mfmjt_core.training.synth_task import SynthTask
 
+    one_step = SamplingSettings(steps=1, guidance=1.0, rescale="none")
     path = Path(model_path) if model_path else EMBEDDED_MODEL
     model = AudioModel.load(path).eval()
     net, task = model.net, SynthTask(model)
@@ -162,8 +163,10 @@ def diagnose(model_path: str | None, clips: int, times: list[float], classifier,
     for t0 in times:
         noised = (1 - t0) * x + t0 * noise
         for name, cond in conds.items():
-            # t0 = 1: the one-step sample, eps - u(eps, 0, 1), by the generator's own sampler
-            z = sample(u, noise, steps=1, cond=cond) if t0 == 1.0 else denoise_from(u, noised, t0, cond)
+            if t0 == 1.0:  # the generator's own one step (its sampler for the model's objective)
+                z = sample_latents(net, model.spec.objective, cond, noise, one_step)
+            else:
+                z = denoise_from(u, noised, t0, cond)
             takes = model.codec.decode(net.unnormalize(z)).numpy()
             calls = [classifier.predict(clip_impact_features(take, times_s)) for take, times_s in zip(takes, impacts)]
             total = sum(len(c) for c in calls)

@@ -26,20 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
     from pathlib import Path
 
     from mfmjt_core.synth import WorldConfig, iter_clips
     from mfmjt_core.synth.export import write_clip
-    from mfmjt_core.synth.world import neutral_frames
 
     config = WorldConfig(duration_s=args.duration, height=args.size, width=args.size,
                          fps=_FPS[args.fps] if args.fps else None)
     out = Path(args.out)
     look = "  neutral looks" if args.neutral_looks else ""
     for clip in iter_clips(args.split, args.count, config, start=args.start):
-        if args.neutral_looks:
-            clip = dataclasses.replace(clip, frames=neutral_frames(clip))
         files = write_clip(clip, out / f"{args.split}_{clip.seed}.mp4", neutral_looks=args.neutral_looks)
         print(f"{files.video}  {clip.fps} fps  {len(clip.events)} events{look}  {clip.caption}")
     return 0

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mfmjt_core.synth.world import Clip, SynthError
+from mfmjt_core.synth.world import Clip, SynthError, neutral_frames
 
 SIDECAR_VERSION = 1
 
@@ -45,12 +45,15 @@ def clip_metadata(clip: Clip) -> dict:
 
 def write_clip(clip: Clip, path_mp4: str | os.PathLike, *, neutral_looks: bool = False) -> ClipFiles:
     """Write `clip` as an MP4 (H.264 + AAC), a float WAV and a JSON sidecar beside it
-    (same name, suffixes .wav and .json). Returns the three paths. `neutral_looks`: the frames
-    are `neutral_frames(clip)`, recorded in the sidecar (the picture then shows no material)."""
+    (same name, suffixes .wav and .json). Returns the three paths. `neutral_looks`: write the
+    frames `neutral_frames` redraws (no ball or cube shows its material), and say so in the
+    sidecar."""
     from mfmjt_core.media import write_audio, write_video  # PyAV is only needed here
 
     if clip.frames is None:
         raise SynthError("this clip was made with with_frames=False; it has no frames to write")
+    if neutral_looks:
+        clip = dataclasses.replace(clip, frames=neutral_frames(clip))
     video = Path(path_mp4).expanduser()
     video.parent.mkdir(parents=True, exist_ok=True)
     audio = clip.audio[None, :]
