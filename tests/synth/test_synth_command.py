@@ -43,10 +43,10 @@ def test_synth_neutral_looks_writes_the_redrawn_frames(tmp_path, capsys):
     assert main([*args, "--neutral-looks", str(tmp_path / "neutral")]) == 0
     assert "neutral looks" in capsys.readouterr().out
     own, neutral = (tmp_path / d / "val_10000000" for d in ("own", "neutral"))
-    meta = json.loads(neutral.with_suffix(".json").read_text())
+    meta, own_meta = (json.loads(p.with_suffix(".json").read_text()) for p in (neutral, own))
     assert meta["neutral_looks"] is True
-    assert "neutral_looks" not in json.loads(own.with_suffix(".json").read_text())
-    assert meta["caption"] == json.loads(own.with_suffix(".json").read_text())["caption"]
+    assert "neutral_looks" not in own_meta
+    assert meta["caption"] == own_meta["caption"]
     clip = make_clip(10_000_000, config=WorldConfig(duration_s=2, height=64, width=64, fps=25))
     want, own_look = neutral_frames(clip).astype(float), clip.frames.astype(float)
     got, theirs = (decode_frames(p.with_suffix(".mp4"), 0.0, 2.0, Fraction(25)).frames.astype(float)
