@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "config and sampling defaults are kept")
     parser.add_argument("--weights", nargs="+", type=float, metavar="W",
                         help="one weight per model, normalised to sum 1 (default: equal)")
+    parser.add_argument("--name", help="the averaged model's name (default: the first model's)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         print("mfmjt average: OUT is one of the models; write the average to a new file", file=sys.stderr)
         return 2
     try:
-        tensors, config = average_models(args.models, args.weights)
+        tensors, config = average_models(args.models, args.weights, args.name)
     except ValueError as exc:
         print(f"mfmjt average: {exc}", file=sys.stderr)
         return 2

@@ -14,20 +14,24 @@ import torch
 
 from mfmjt_core.model.file import read_model
 
-# What a file's runs may change without changing the network: its record and its defaults.
-_PER_RUN = ("training", "defaults")
+# What a file's runs may change without changing the network: its record, its defaults and its
+# name (`mfmjt train --init STUDENT` names its export after the recipe, not the student).
+_PER_RUN = ("training", "defaults", "name")
 
 
 def average_models(
-    paths: Sequence[str | os.PathLike], weights: Sequence[float] | None = None
+    paths: Sequence[str | os.PathLike], weights: Sequence[float] | None = None, name: str | None = None
 ) -> tuple[dict[str, torch.Tensor], dict]:
     """(tensors, config) of the weighted average of model files of one architecture.
 
-    The config (defaults included) is the first file's; its training record lists the parts.
+    The config (defaults included) is the first file's, named `name` when given; its training
+    record lists the parts.
     Raises ValueError when the files are not one architecture or the weights are unusable.
     """
     if len(paths) < 2:
         raise ValueError("averaging needs at least two model files")
+    if name is not None and not name.strip():
+        raise ValueError("the averaged model's name is empty")
     weights = [1.0 / len(paths)] * len(paths) if weights is None else [float(w) for w in weights]
     if len(weights) != len(paths):
         raise ValueError(f"{len(weights)} weights for {len(paths)} model files")
@@ -46,7 +50,7 @@ def average_models(
             elif not torch.equal(value, total[key]):
                 raise ValueError(f"{path}: integer tensor {key} differs from {paths[0]}'s")
     averaged = {k: v.to(first_tensors[k].dtype) for k, v in total.items()}
-    config = dict(first_config)
+    config = dict(first_config) | ({"name": name} if name else {})
     config["training"] = {**first_config.get("training", {}),
                           "soup_of": [f"{os.fspath(p)} x {w:.6g}" for p, w in zip(paths, weights, strict=True)]}
     return averaged, config

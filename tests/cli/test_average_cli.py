@@ -61,3 +61,17 @@ def test_refusals_write_nothing(models, tmp_path, capsys):
     (tmp_path / "junk.safetensors").write_bytes(b"not a model")
     assert main(["average", str(out), str(models[0]), str(tmp_path / "junk.safetensors")]) == 6
     assert not out.exists()
+
+
+def test_a_student_and_its_run_under_the_recipe_name_average(models, tmp_path):
+    """`mfmjt train --init STUDENT` names its export after the recipe: the name is a label, not
+    the architecture, so the student and that run average; `--name` names the average."""
+    rewrite_config(models[1], lambda c: {**c, "name": "another-name"})
+    out = tmp_path / "soup.safetensors"
+    assert main(["average", str(out), str(models[0]), str(models[1])]) == 0
+    assert read_model(out)[1]["name"] == read_model(models[0])[1]["name"]
+    named = tmp_path / "named.safetensors"
+    assert main(["average", str(named), str(models[0]), str(models[1]), "--name", "mfmjt-tiny-synth"]) == 0
+    assert read_model(named)[1]["name"] == "mfmjt-tiny-synth"
+    assert main(["average", str(tmp_path / "x.safetensors"), str(models[0]), str(models[1]), "--name", " "]) == 2
+    assert not (tmp_path / "x.safetensors").exists()
