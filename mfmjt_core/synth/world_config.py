@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from numbers import Rational
 
 from mfmjt_core.errors import MfmjtError
 from mfmjt_core.synth.vocab import MATERIALS
@@ -54,6 +55,16 @@ class WorldConfig:
         weights = (self.p_drop, self.p_slide, self.p_rest)
         if min(weights) < 0 or sum(weights) <= 0:
             raise SynthError("behaviour weights must be >= 0 with a positive sum")
+        for rate in (self.fps_choices if self.fps is None else (self.fps,)):
+            _check_rate(rate)
+
+
+def _check_rate(rate) -> None:
+    # Frame times are exact fractions; a float rate (29.97) has a 2**k denominator that
+    # overflows the int64 sample arithmetic deep in synthesis, so refuse it here.
+    if not isinstance(rate, Rational) or rate <= 0:
+        raise SynthError(f"frame rates are positive ints or Fractions (e.g. Fraction(30000, 1001)), "
+                         f"got {rate!r}")
 
 
 DEFAULT = WorldConfig()

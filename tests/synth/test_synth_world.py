@@ -118,6 +118,20 @@ def test_config_is_checked():
         make_clip(-1)
 
 
+@pytest.mark.parametrize("rate", [29.97, 0, Fraction(-24), "30"])
+def test_frame_rate_must_be_a_positive_exact_rate(rate):
+    # A float rate used to pass here and overflow the sample arithmetic inside synthesis.
+    with pytest.raises(MfmjtError, match="frame rates"):
+        WorldConfig(fps=rate)
+    with pytest.raises(MfmjtError, match="frame rates"):
+        WorldConfig(fps_choices=(Fraction(24), rate))
+
+
+def test_exact_ntsc_rate_makes_a_clip():
+    clip = make_clip(3, config=WorldConfig(fps=Fraction(30000, 1001), duration_s=2), with_frames=False)
+    assert clip.fps == Fraction(30000, 1001) and clip.events
+
+
 def test_world_covers_all_kinds_and_materials():
     kinds, materials, silent = set(), set(), 0
     for seed in range(60):
