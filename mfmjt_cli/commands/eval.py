@@ -3,6 +3,8 @@
 soundtrack as the reference (`mfmjt_core.evaluation.clips`).
 `mfmjt eval route NAME --from RUN_DIR`: one row of the ledger of routes tried (`routes.json`, shown
 in results.md) from an evaluation's results, with the training compute it took.
+`mfmjt eval compare A B`: two finished runs of the same clips against each other, with paired
+bootstrap intervals (`mfmjt_core.evaluation.uncertainty`).
 
 Both write results.md (with the command that made it), results.json and mel_spectrograms.png
 into the output folder; `synth` caches generated audio there so a re-run only scores.
@@ -54,6 +56,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     _add_clips_arguments(sub)
     _add_route_arguments(sub)
+    _add_compare_arguments(sub)
+
+
+def _add_compare_arguments(sub) -> None:
+    p = sub.add_parser(
+        "compare", help="two finished runs of the same clips against each other, with bootstrap intervals",
+        description="Compare run A with run B over the clips both scored: onset F1 and material accuracy "
+                    "of each with its interval over clips drawn with replacement, and their difference and "
+                    "ratio from a paired bootstrap (the same clips drawn for both), which is far tighter "
+                    "than either run's own interval. Each run is RESULTS:RUN, RESULTS an output folder of "
+                    "`mfmjt eval synth` (or its results.json) and RUN a run name in it, e.g. "
+                    "docs/eval:mf1-std-video.")
+    p.add_argument("a", metavar="A", help="RESULTS:RUN, e.g. docs/eval:mf1-std-video")
+    p.add_argument("b", metavar="B", help="RESULTS:RUN, e.g. runs/flow-eval:fm25-plain-video")
+    p.add_argument("--draws", type=int, default=5000, help="bootstrap resamples (default 5000)")
+    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
 
 
 def _add_route_arguments(sub) -> None:
@@ -174,6 +193,8 @@ def command_line(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.suite == "route":  # no model, no torch
         return run_route(args)
+    if args.suite == "compare":
+        return run_compare(args)
     if args.threads:
         import torch
 
@@ -229,6 +250,57 @@ def run_route(args: argparse.Namespace) -> int:
         md.write_text(replace_section(md.read_text(), render_routes(routes)))
         print(f"markdown: {md}")
     return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from mfmjt_core.evaluation.uncertainty import STATISTICS, paired, paired_table
+
+    def load(spec: str) -> tuple[dict, dict]:
+        path_text, sep, run_name = spec.rpartition(":")
+        if not sep or not path_text or not run_name:
+            raise ValueError(f"{spec!r}: give RESULTS:RUN, e.g. docs/eval:mf1-std-video")
+        path = Path(path_text)
+        path = path / "results.json" if path.is_dir() else path
+        if not path.is_file():
+            raise ValueError(f"{path}: no results.json of `mfmjt eval synth` there")
+        results = json.loads(path.read_text())
+        runs = {r["name"]: r for r in results.get("runs", [])}
+        if run_name not in runs:
+            raise ValueError(f"{path} has no run {run_name!r}; it has: {', '.join(runs) or 'none'}")
+        if not runs[run_name].get("per_clip"):
+            raise ValueError(f"{path}: run {run_name!r} has no per-clip scores")
+        return results, runs[run_name]
+
+    try:
+        if not 0 < args.level < 1:
+            raise ValueError(f"--level is between 0 and 1, got {args.level}")
+        (res_a, run_a), (res_b, run_b) = load(args.a), load(args.b)
+        rng = np.random.default_rng(args.seed)  # one stream, drawn in a fixed order: reproducible
+        comparisons = [paired(run_a["per_clip"], run_b["per_clip"], st, rng, draws=args.draws, level=args.level)
+                       for st in STATISTICS]
+    except (ValueError, json.JSONDecodeError) as e:
+        print(f"mfmjt eval compare: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(paired_table(comparisons, args.a, args.b)))
+    shared, only = comparisons[0].clips, {len(run_a["per_clip"]), len(run_b["per_clip"])}
+    if only != {shared}:
+        print(f"\nnote: compared on the {shared} clips both runs scored (runs have {sorted(only)})")
+    if res_a.get("material_classifier") != res_b.get("material_classifier"):
+        print("\nnote: the two evaluations fitted different material classifiers "
+              f"({_classifier_text(res_a)} against {_classifier_text(res_b)}): material accuracy is not "
+              "comparable; run both with the same --material-train-clips")
+    return 0
+
+
+def _classifier_text(results: dict) -> str:
+    info = results.get("material_classifier") or {}
+    return f"{info.get('clips', '?')} train clips"
 
 
 def run_clips(args: argparse.Namespace) -> int:

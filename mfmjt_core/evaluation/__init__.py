@@ -5,8 +5,9 @@ Modules: `spectra` (the mel front-end every metric shares), `onsets` (onset dete
 `metrics` (onset matching/F1, log-mel distance, Fréchet distance), `materials` (impact-material
 classifier), `embedding` (the fixed embedding behind the Fréchet distance), `scoring` (per-clip
 scores and pooling), `grid` (the runs compared), `batched` (batched generation identical to
-`Generator`), `references` (test clips, ceilings), `runner` (`run_eval`), `report`, `figure`
-and `raster` (Markdown/JSON/PNG output). Nothing here is imported by the generator.
+`Generator`), `references` (test clips, ceilings), `runner` (`run_eval`), `uncertainty`
+(bootstrap intervals over clips), `report`, `figure` and `raster` (Markdown/JSON/PNG
+output). Nothing here is imported by the generator.
 """
 
 from mfmjt_core.evaluation.metrics import (

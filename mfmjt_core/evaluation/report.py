@@ -8,11 +8,14 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
+
 from mfmjt_core.evaluation.grid import MODALITIES, guidance_column
 from mfmjt_core.evaluation.onsets import DONT_CARE_KINDS, ONSET_KINDS
 from mfmjt_core.evaluation.routes import LEDGER_NAME, Route, read_ledger, render_routes
 from mfmjt_core.evaluation.runner import EvalResult, RunResult
 from mfmjt_core.evaluation.scoring import Summary
+from mfmjt_core.evaluation.uncertainty import STATISTICS, paired, paired_table
 
 FIGURE_NAME = "mel_spectrograms.png"
 _MODALITY_TITLES = {"video": "Video-to-audio (video only, no prompt)",
@@ -138,6 +141,21 @@ def _guided_beats_unguided(guided: Summary, unguided: Summary) -> tuple[str, str
     return "MeanFlow 1 step: guided better than unguided on all three (issue 18)", measured, better
 
 
+def _sureness_section(result: EvalResult, mode: str) -> list[str]:
+    """Guided against unguided with a paired bootstrap over the clips: whether the guidance bar's
+    margins stand out of the clips' noise (the Fréchet distance is not resampled)."""
+    guided, unguided = _find(result, f"mf1-{mode}-video"), _find(result, "mf1-off-video")
+    if mode == "off" or guided is None or unguided is None or len(result.clips) < 2:
+        return []
+    rng = np.random.default_rng(0)  # fixed: the same report for the same scores
+    comparisons = [paired(guided.clip_scores, unguided.clip_scores, st, rng) for st in STATISTICS]
+    return ["", "## How sure: guided against unguided", "",
+            "Each score with its interval over the clips drawn again with replacement; the difference "
+            "and ratio from a paired bootstrap (the same clips for both runs), which shows whether a "
+            "margin stands out of the clips' noise (`mfmjt eval compare` makes this for any two runs).",
+            "", *paired_table(comparisons, f"`{guided.config.name}`", "`mf1-off-video`")]
+
+
 def _model_lines(result: EvalResult) -> list[str]:
     lines = []
     for role, title in (("mf", "MeanFlow model (mf)"), ("fm", "flow-matching baseline (fm)")):
@@ -246,6 +264,7 @@ def render_markdown(result: EvalResult, routes: list[Route] | None = None) -> st
     for bar, measured, ok in bars(result):
         mark = "n/a" if ok is None else ("met" if ok else "NOT met")
         lines.append(f"- {bar}: {measured} — **{mark}**")
+    lines += _sureness_section(result, mode)
     if routes:
         lines += ["", *render_routes(routes)]
     lines += ["", f"![mel spectrograms of test clips]({FIGURE_NAME})", "", "## How the numbers are made", "",

@@ -173,3 +173,21 @@ def test_the_report_says_the_training_record_in_one_line():
     assert "after 2 earlier stage(s)" in line and "{" not in line
     assert training_summary({}) == "none recorded"
     assert training_summary({"teacher": "x"}).startswith("recorded")
+
+
+def test_report_says_how_sure_guided_beats_unguided(evaluation, capsys):
+    """The paired table in results.md is the one `mfmjt eval compare` prints for the same two runs."""
+    out, _ = evaluation
+    md = (out / "results.md").read_text()
+    assert "## How sure: guided against unguided" in md  # tiny-random's default is zero_star
+    section = md.split("## How sure: guided against unguided")[1]
+    assert main(["eval", "compare", f"{out}:mf1-zero_star-video", f"{out}:mf1-off-video",
+                 "--draws", "2000"]) == 0
+    printed = capsys.readouterr().out
+    data = json.loads((out / "results.json").read_text())
+    runs = {r["name"]: r for r in data["runs"]}
+    for statistic in ("onset F1", "material"):
+        row = next(x for x in printed.splitlines() if x.startswith(f"| {statistic} |"))
+        assert row.split("|")[2:] == next(
+            x for x in section.splitlines() if x.startswith(f"| {statistic} |")).split("|")[2:]
+    assert f"{runs['mf1-off-video']['onset_f1']:.3f} [" in section
