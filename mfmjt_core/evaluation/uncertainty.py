@@ -132,7 +132,6 @@ def paired(rows_a: Rows, rows_b: Rows, statistic: str, rng: np.random.Generator,
     )
 
 
-
 def paired_table(comparisons: Sequence[Paired], name_a: str, name_b: str) -> list[str]:
     """Markdown rows of paired comparisons of run a (`name_a`) against run b (`name_b`)."""
     if not comparisons:
