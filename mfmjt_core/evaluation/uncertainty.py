@@ -68,10 +68,14 @@ def _draws(n: int, rng: np.random.Generator, draws: int) -> np.ndarray:
     return rng.integers(0, n, size=(draws, n))
 
 
+def _divide(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """top / bottom, NaN where bottom is not positive (a resample without onsets or impacts)."""
+    positive = bottom > 0
+    return np.where(positive, top / np.where(positive, bottom, 1.0), np.nan)
+
+
 def _ratio_of_sums(num: np.ndarray, den: np.ndarray, factor: float, idx: np.ndarray) -> np.ndarray:
-    top, bottom = num[idx].sum(axis=1), den[idx].sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(bottom > 0, factor * top / np.where(bottom > 0, bottom, 1), np.nan)
+    return _divide(factor * num[idx].sum(axis=1), den[idx].sum(axis=1))
 
 
 def _interval(value: float, samples: np.ndarray, level: float) -> Interval:
@@ -120,8 +124,7 @@ def paired(rows_a: Rows, rows_b: Rows, statistic: str, rng: np.random.Generator,
     idx = _draws(len(common_a), rng, draws)
     sa, sb = _ratio_of_sums(na, da, fa, idx), _ratio_of_sums(nb, db, fb, idx)
     va, vb = pooled(common_a, statistic), pooled(common_b, statistic)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio_samples = np.where(sb > 0, sa / np.where(sb > 0, sb, 1), np.nan)
+    ratio_samples = _divide(sa, sb)
     both = np.isfinite(sa) & np.isfinite(sb)
     return Paired(
         statistic=statistic, clips=len(common_a),
