@@ -56,7 +56,10 @@ def _counts(rows: Rows, statistic: str) -> tuple[np.ndarray, np.ndarray, float]:
 def pooled(rows: Rows, statistic: str) -> float:
     """The pooled score of the rows, as the evaluation computes it (onset F1: 2 matched over
     reference + detected onsets; material: correct over impacts); NaN when undefined."""
-    num, den, factor = _counts(rows, statistic)
+    return _pooled(*_counts(rows, statistic))
+
+
+def _pooled(num: np.ndarray, den: np.ndarray, factor: float) -> float:
     return factor * num.sum() / den.sum() if den.sum() else float("nan")
 
 
@@ -92,7 +95,7 @@ def bootstrap(rows: Rows, statistic: str, rng: np.random.Generator, *, draws: in
     """The pooled `statistic` of `rows` with its interval over clips drawn with replacement."""
     num, den, factor = _counts(rows, statistic)
     idx = _draws(len(rows), rng, draws)
-    return _interval(pooled(rows, statistic), _ratio_of_sums(num, den, factor, idx), level)
+    return _interval(_pooled(num, den, factor), _ratio_of_sums(num, den, factor, idx), level)
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def paired(rows_a: Rows, rows_b: Rows, statistic: str, rng: np.random.Generator,
     (na, da, fa), (nb, db, fb) = _counts(common_a, statistic), _counts(common_b, statistic)
     idx = _draws(len(common_a), rng, draws)
     sa, sb = _ratio_of_sums(na, da, fa, idx), _ratio_of_sums(nb, db, fb, idx)
-    va, vb = pooled(common_a, statistic), pooled(common_b, statistic)
+    va, vb = _pooled(na, da, fa), _pooled(nb, db, fb)
     ratio_samples = _divide(sa, sb)
     both = np.isfinite(sa) & np.isfinite(sb)
     return Paired(
