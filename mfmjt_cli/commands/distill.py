@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the same command again continues exactly where it stopped")
     parser.add_argument("--teacher-steps", type=int,
                         help="Euler steps of the teacher's solutions (default: its own, or 25)")
+    parser.add_argument("--teacher-jumps", type=_times, metavar="T[,T...]",
+                        help="a MeanFlow teacher jumps with its average velocity from 1 through these times to 0 "
+                             "(e.g. 0.95: two jumps) instead of Euler steps; its chords are the targets")
+    parser.add_argument("--guidance-above", type=float, default=0.0, metavar="T",
+                        help="the teacher's guidance only on its steps that start above time T (e.g. 0.9: near "
+                             "noise only; default 0: every step)")
     parser.add_argument("--guidance", type=float, help="teacher's guidance scale (default: its own; 1 = none)")
     parser.add_argument("--text-guidance", type=float,
                         help="teacher's guidance scale for rows without a picture (default: its own prompt-only "
@@ -49,8 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "be a multiple)")
     parser.add_argument("--one-step", type=float, default=0.5,
                         help="share of rows on the whole interval (default 0.5)")
-    parser.add_argument("--velocity", type=float, default=0.15,
-                        help="share of rows learning the teacher's velocity, r = t (default 0.15)")
+    parser.add_argument("--velocity", type=float,
+                        help="share of rows learning the teacher's velocity, r = t (default 0.15; 0 with "
+                             "--teacher-jumps)")
     parser.add_argument("--student", metavar="FILE",
                         help="start the student from this model file instead of a copy of the teacher: one in "
                              "the teacher's latent space, e.g. the teacher converted into a flow map by "
@@ -60,6 +67,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a training config field, e.g. optim.ema_decay=0.999")
     parser.add_argument("--workers", type=int, default=0, help="data-loader worker processes (default 0)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+
+
+def _times(text: str) -> tuple[float, ...]:
+    try:
+        times = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"times are numbers separated by commas: {text!r}") from None
+    if any(not 0.0 < t < 1.0 for t in times) or any(a <= b for a, b in zip(times, times[1:])):
+        raise argparse.ArgumentTypeError(f"times must fall from below 1 to above 0: {text!r}")
+    return times
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, session_deadline: float | None) -> int:
     import os
 
-    from mfmjt_core.training.distill import PairMix
+    from mfmjt_core.training.distill import PairMix, TeacherPath
     from mfmjt_core.training.distill_data import DistillDataError
     from mfmjt_core.training.distill_task import (
         DistillSettings,
@@ -104,10 +121,17 @@ def _run(args: argparse.Namespace, session_deadline: float | None) -> int:
     except ValueError as exc:
         raise DistillDataError(str(exc)) from exc
     teacher = load_teacher(args.teacher, device=args.device)
-    steps = args.teacher_steps or teacher_steps_default(teacher)
     try:
+        if args.teacher_jumps:
+            if args.teacher_steps:
+                raise ValueError("--teacher-jumps sets the teacher's steps; leave out --teacher-steps")
+            path = TeacherPath((1.0, *args.teacher_jumps, 0.0), average=True, guided_above=args.guidance_above)
+        else:
+            path = TeacherPath.uniform(args.teacher_steps or teacher_steps_default(teacher),
+                                       guided_above=args.guidance_above)
+        velocity = args.velocity if args.velocity is not None else (0.0 if path.average else 0.15)
         settings = DistillSettings(
-            pairs=PairMix(steps=steps, one_step=args.one_step, velocity=args.velocity),
+            pairs=PairMix(steps=path.steps, one_step=args.one_step, velocity=velocity), path=path,
             guidance=args.guidance, rescale=args.rescale, temperature=args.temperature, group=args.group,
             text_guidance=args.text_guidance, text_temperature=args.text_temperature)
         name = Path(args.teacher).stem if args.teacher.endswith(".safetensors") else args.teacher

@@ -11,6 +11,11 @@ on a uniform grid from t = 1 to t = 0; that trajectory gives two kinds of target
 - velocities: for r = t the teacher's guided instantaneous velocity at z_t, so the student
   keeps the boundary condition u(z, t, t) = v(z, t) of a flow map.
 
+A MeanFlow teacher can instead take a few jumps of its average velocity on a grid of its own
+(`TeacherPath`), with guidance only on the jumps near noise (guidance in a limited interval,
+Kynkaanniemi et al. 2024): the student then learns in one jump what the teacher's guided jumps
+make. Such a path has chords only (its jumps are not instantaneous velocities).
+
 Guidance is applied by the teacher, so the student learns the guided field and samples without
 a second (unconditional) branch. The functions here are pure: models are callables
 u(z, r, t, **cond) in the project's convention (t = 1 noise, t = 0 data).
@@ -49,23 +54,60 @@ def time_grid(steps: int, device=None) -> torch.Tensor:
     return torch.linspace(1.0, 0.0, steps + 1, device=device, dtype=torch.float32)
 
 
+@dataclass(frozen=True)
+class TeacherPath:
+    """How the teacher solves from noise to data: the times it steps on, the velocity it steps
+    with, and the steps its guidance applies to."""
+
+    times: tuple[float, ...]  # from 1 (noise) down to 0 (data)
+    average: bool = False  # MeanFlow jumps u(z, t_next, t); else Euler steps u(z, t, t)
+    guided_above: float = 0.0  # guidance on the steps that start above this time (0: every step)
+
+    def __post_init__(self) -> None:
+        t = self.times
+        if len(t) < 2 or t[0] != 1.0 or t[-1] != 0.0 or any(a <= b for a, b in zip(t, t[1:])):
+            raise ValueError(f"the teacher's times must fall from 1 to 0: {t}")
+        if not 0.0 <= self.guided_above < 1.0:
+            raise ValueError(f"guidance must apply above a time in [0, 1): {self.guided_above}")
+
+    @classmethod
+    def uniform(cls, steps: int, **kw) -> TeacherPath:
+        return cls(tuple(time_grid(steps).tolist()), **kw)
+
+    @property
+    def steps(self) -> int:
+        return len(self.times) - 1
+
+    def grid(self, device=None) -> torch.Tensor:
+        return torch.tensor(self.times, device=device, dtype=torch.float32)
+
+    @property
+    def is_uniform_euler(self) -> bool:
+        """The generator's own flow-matching sampler takes this path (so a model file replays it)."""
+        return not self.average and self.guided_above == 0.0 and self == TeacherPath.uniform(self.steps)
+
+
 @torch.no_grad()
 def teacher_trajectory(
     teacher: Model,
     noise: torch.Tensor,
     cond: Mapping[str, torch.Tensor],
     *,
-    steps: int,
+    steps: int | None = None,
     guidance: Guidance | None = None,
+    path: TeacherPath | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The teacher's Euler solution from `noise` at t = 1: (states (steps + 1, B, ...) at the
-    grid times, velocities (steps, B, ...) it stepped with, guided when `guidance` is given)."""
-    grid = time_grid(steps, noise.device)
+    """The teacher's solution from `noise` at t = 1: (states (steps + 1, B, ...) at the grid
+    times, velocities (steps, B, ...) it stepped with, guided when `guidance` is given). The
+    path defaults to `steps` uniform Euler steps, every one guided."""
+    path = path or TeacherPath.uniform(steps)
+    grid = path.grid(noise.device)
     ones = torch.ones(noise.shape[0], device=noise.device, dtype=noise.dtype)
     z, states, velocities = noise, [noise], []
-    for i in range(steps):
+    for i in range(path.steps):
         t = ones * grid[i]
-        v = guided(teacher, z, t, t, cond, guidance)  # r = t: the instantaneous velocity
+        r = ones * grid[i + 1] if path.average else t  # r = t: the instantaneous velocity
+        v = guided(teacher, z, r, t, cond, guidance if path.times[i] > path.guided_above else None)
         z = z - (grid[i] - grid[i + 1]).to(z.dtype) * v
         states.append(z)
         velocities.append(v)
@@ -94,13 +136,14 @@ def draw_pairs(n: int, mix: PairMix, generator: torch.Generator) -> tuple[torch.
 
 
 def pair_targets(
-    states: torch.Tensor, velocities: torch.Tensor, group: torch.Tensor, start: torch.Tensor, end: torch.Tensor
+    states: torch.Tensor, velocities: torch.Tensor, group: torch.Tensor, start: torch.Tensor, end: torch.Tensor,
+    grid: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(z_t, r, t, target) per row: row i reads trajectory `group[i]` between grid indices
     start[i] (time t) and end[i] (time r); a chord (z_t - z_r) / (t - r), or the teacher's
-    velocity at z_t when start == end."""
+    velocity at z_t when start == end. `grid`: the trajectory's times (default uniform)."""
     steps = velocities.shape[0]
-    grid = time_grid(steps, states.device)
+    grid = time_grid(steps, states.device) if grid is None else grid.to(states.device)
     z_t = states[start, group]
     z_r = states[end, group]
     t, r = grid[start], grid[end]

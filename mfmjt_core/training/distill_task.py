@@ -33,6 +33,7 @@ from mfmjt_core.model.file import weights_digest
 from mfmjt_core.network.adapter import AverageVelocity
 from mfmjt_core.training.distill import (
     PairMix,
+    TeacherPath,
     distill_loss,
     draw_pairs,
     pair_targets,
@@ -66,8 +67,22 @@ class DistillSettings:
     group: int = 4  # rows that share one teacher trajectory
     weight_p: float = 0.0  # adaptive loss weight power (0: plain MSE)
     few_steps: int = 4  # the few-step setting recorded with the student
+    path: TeacherPath | None = None  # how the teacher solves (None: pairs.steps uniform Euler steps)
+
+    def __post_init__(self) -> None:
+        if self.path is None:
+            return
+        if self.path.steps != self.pairs.steps:
+            raise ValueError(f"the teacher's path has {self.path.steps} steps, the pairs {self.pairs.steps}")
+        if self.path.average and self.pairs.velocity:
+            raise ValueError("a teacher that jumps with its average velocity gives chords only: "
+                             "set the share of velocity rows to 0")
 
     def resolved(self, teacher: AudioModel) -> DistillSettings:
+        path = self.path or TeacherPath.uniform(self.pairs.steps)
+        if path.average and teacher.spec.objective != "meanflow":
+            raise ValueError("only a MeanFlow teacher has average velocities to jump with; "
+                             f"this one is {teacher.spec.objective!r}")
         d = teacher.spec.defaults
         rescale = d.rescale if self.rescale is None else self.rescale
         if rescale not in MODES:
@@ -77,7 +92,7 @@ class DistillSettings:
         d = dataclasses.replace(d, guidance=d.guidance if self.guidance is None else self.guidance,
                                 temperature=d.temperature if self.temperature is None else self.temperature)
         return dataclasses.replace(
-            self, guidance=d.guidance, rescale=rescale, temperature=d.temperature,
+            self, path=path, guidance=d.guidance, rescale=rescale, temperature=d.temperature,
             text_guidance=d.guidance_for(False) if self.text_guidance is None else self.text_guidance,
             text_temperature=d.temperature_for(False) if self.text_temperature is None else self.text_temperature)
 
@@ -191,9 +206,9 @@ class DistillTask:
                 len(lead), teacher_cond["clip_f"].shape[1], teacher_cond["sync_f"].shape[1]))
         noise = torch.where(picture, s.temperature, s.text_temperature) * draws.noise[lead]
         states, velocities = teacher_trajectory(
-            AverageVelocity(teacher, self.convention), noise, teacher_cond, steps=s.pairs.steps, guidance=guidance)
+            AverageVelocity(teacher, self.convention), noise, teacher_cond, path=s.path, guidance=guidance)
         group = torch.arange(b, device=device) // s.group
-        z_t, r, t, target = pair_targets(states, velocities, group, batch["start"], batch["end"])
+        z_t, r, t, target = pair_targets(states, velocities, group, batch["start"], batch["end"], s.path.grid())
         own = batch if self.student_conditions is None else {
             "has_video": batch["has_video"], "has_text": batch["has_text"],
             **{k: batch[f"student_{k}"] for k in ("clip_f", "sync_f", "text_f")}}
@@ -210,7 +225,8 @@ class DistillTask:
                                       temperature=s.temperature, text_temperature=s.text_temperature,
                                       **self._decoding()),
             training={"distilled_from": teacher.name, "student_from": spec.name,
-                      "teacher_steps": s.pairs.steps,
+                      "teacher_steps": s.pairs.steps, "teacher_times": list(s.path.times),
+                      "teacher_average": s.path.average, "teacher_guided_above": s.path.guided_above,
                       "teacher_guidance": s.guidance, "teacher_text_guidance": s.text_guidance,
                       "teacher_rescale": s.rescale, "text_temperature": s.text_temperature,
                       "temperature": s.temperature, "few_steps": s.few_steps, "seed": self.seed,
@@ -377,7 +393,9 @@ def run_distill(
             "data": [str(d) for d in data], "rows": len(conditions),
             "settings": dataclasses.asdict(task.settings), "config": json.loads(config.to_json()),
         }, indent=1))
-        if model.spec.encoders.stores_weights:  # published networks are large: not copied
+        # published networks are large: not copied; a teacher's jumps or guidance interval are
+        # not a sampler a model file can name, so no file would replay them
+        if model.spec.encoders.stores_weights and task.settings.path.is_uniform_euler:
             task.export_teacher(out / TEACHER_FILE)
     deadline = clock + minutes * 60 if minutes is not None else None
     return train(task, config, out, device=device, workers=workers, progress=progress or print_progress,

@@ -8,6 +8,7 @@ import torch
 from mfmjt_core.flows.guidance import Guidance
 from mfmjt_core.training.distill import (
     PairMix,
+    TeacherPath,
     distill_loss,
     draw_pairs,
     pair_targets,
@@ -75,6 +76,51 @@ def test_guided_teacher_steps_with_the_guided_velocity():
     torch.testing.assert_close(states[-1], noise - expected)
     unguided, _ = teacher_trajectory(u, noise, {"c": a}, steps=4)
     torch.testing.assert_close(unguided[-1], noise - a)
+
+
+def test_a_meanflow_teacher_jumps_on_its_own_grid_with_guidance_near_noise_only():
+    """A teacher u = c + r (c: the condition, r: the jump's end): the first jump (1 -> 0.95) is
+    guided, the second (0.95 -> 0) is the conditional alone, and the states and the chords the
+    student reads follow that grid."""
+
+    def u(z, r, t, *, c):
+        return c + r.view(-1, 1, 1)
+
+    a, b = torch.full((2, 3, 1), 0.5), torch.full((1, 3, 1), -0.2)
+    path = TeacherPath((1.0, 0.95, 0.0), average=True, guided_above=0.95)
+    noise = torch.randn(2, 3, 1, generator=torch.Generator().manual_seed(2))
+    guidance = Guidance(scale=3.0, mode="plain", uncond={"c": b})
+    states, velocities = teacher_trajectory(u, noise, {"c": a}, path=path, guidance=guidance)
+    first = (b + 0.95) + 3.0 * ((a + 0.95) - (b + 0.95))  # plain CFG of the average velocity to 0.95
+    second = a + 0.0  # the conditional alone, to 0
+    torch.testing.assert_close(velocities[0], first.expand(2, 3, 1))
+    torch.testing.assert_close(velocities[1], second)
+    torch.testing.assert_close(states[1], noise - 0.05 * first)
+    torch.testing.assert_close(states[2], noise - 0.05 * first - 0.95 * second)
+    z_t, r, t, target = pair_targets(states, velocities, torch.tensor([0, 1, 0]), torch.tensor([0, 0, 1]),
+                                     torch.tensor([2, 1, 2]), path.grid())
+    torch.testing.assert_close(t, torch.tensor([1.0, 1.0, 0.95]))
+    torch.testing.assert_close(r, torch.tensor([0.0, 0.95, 0.0]))
+    torch.testing.assert_close(z_t[2], states[1, 0])
+    torch.testing.assert_close(target[0], states[0, 0] - states[2, 0])  # the one-step chord
+    torch.testing.assert_close(target[1], velocities[0, 1])
+    torch.testing.assert_close(target[2], velocities[1, 0])
+    every_step, _ = teacher_trajectory(u, noise, {"c": a}, path=TeacherPath((1.0, 0.95, 0.0), average=True),
+                                       guidance=guidance)
+    assert not torch.allclose(every_step[2], states[2])  # without the interval the second jump is guided too
+
+
+def test_teacher_paths_fall_from_noise_to_data_and_the_uniform_one_is_the_old_grid():
+    assert TeacherPath.uniform(6).grid().tolist() == time_grid(6).tolist()
+    assert TeacherPath.uniform(6).is_uniform_euler and TeacherPath.uniform(6).steps == 6
+    assert not TeacherPath.uniform(6, guided_above=0.5).is_uniform_euler
+    assert not TeacherPath((1.0, 0.95, 0.0), average=True).is_uniform_euler
+    assert not TeacherPath((1.0, 0.9, 0.0)).is_uniform_euler  # Euler, but not the sampler's grid
+    for times in ((1.0,), (0.9, 0.0), (1.0, 0.5), (1.0, 0.5, 0.6, 0.0), (1.0, 0.5, 0.5, 0.0)):
+        with pytest.raises(ValueError, match="fall from 1 to 0"):
+            TeacherPath(times)
+    with pytest.raises(ValueError, match="above a time"):
+        TeacherPath((1.0, 0.0), guided_above=1.0)
 
 
 def test_pairs_follow_the_mix_and_are_reproducible():

@@ -195,6 +195,35 @@ def _student_of(teacher_file: Path, path: Path, *, shift_latents: bool = False, 
     return AudioModel(spec, model.encoders, model.net, model.codec).save(path)
 
 
+def test_a_meanflow_teacher_jumps_with_guidance_near_noise_only(teacher_file, data, tmp_path, capsys):
+    """`--teacher-jumps 0.5 --guidance-above 0.5`: a MeanFlow teacher makes its targets in two
+    jumps of its average velocity, the first guided; the student records the path and no teacher
+    file is written (no sampler replays it). Wrong uses are usage errors."""
+    fm = AudioModel.load(teacher_file)
+    meanflow_file = AudioModel(dataclasses.replace(fm.spec, name="tiny-meanflow", objective="meanflow"),
+                               fm.encoders, fm.net, fm.codec).save(tmp_path / "meanflow.safetensors")
+    out = tmp_path / "run"
+    jumps = ("--teacher-jumps", "0.5", "--guidance-above", "0.5")
+    assert main(_distill_args(meanflow_file, data, out, *jumps)) == 0
+    _, config = read_model(out / "model.safetensors")
+    training = config["training"]
+    assert training["teacher_times"] == [1.0, 0.5, 0.0] and training["teacher_average"] is True
+    assert training["teacher_guided_above"] == 0.5 and training["teacher_steps"] == 2
+    assert json.loads((out / "run.json").read_text())["settings"]["pairs"]["velocity"] == 0.0
+    assert not (out / "teacher.safetensors").exists()
+    Generator.load(out / "model.safetensors").generate(video=data["clip"], seed=1)
+
+    capsys.readouterr()
+    assert main(_distill_args(teacher_file, data, tmp_path / "fm", *jumps)) == 2
+    assert "only a MeanFlow teacher" in capsys.readouterr().err
+    assert main(_distill_args(meanflow_file, data, tmp_path / "v", *jumps, "--velocity", "0.2")) == 2
+    assert "chords only" in capsys.readouterr().err
+    assert main(_distill_args(meanflow_file, data, tmp_path / "s", *jumps, "--teacher-steps", "4")) == 2
+    for bad in ("0.5,0.7", "1.2", "x"):
+        with pytest.raises(SystemExit):
+            main(_distill_args(meanflow_file, data, tmp_path / "bad", "--teacher-jumps", bad))
+
+
 def test_a_student_file_starts_the_student_with_its_own_network_and_encoders(teacher_file, data, tmp_path):
     """`--student FILE` (e.g. the teacher converted into a flow map): the student starts as that
     file's network, keeps its encoders, and reads the rows through them."""
@@ -331,9 +360,9 @@ def test_prompt_only_trajectories_use_the_teachers_prompt_only_guidance_and_temp
     task = distill_task.DistillTask(teacher, conditions, DistillSettings(pairs=PairMix(steps=2), group=1), seed=0)
     seen = {}
 
-    def spy(velocity, noise, cond, *, steps, guidance):
+    def spy(velocity, noise, cond, *, path, guidance):
         seen.update(noise=noise, scale=guidance.scale)
-        return torch.zeros(steps + 1, *noise.shape), torch.zeros(steps, *noise.shape)
+        return torch.zeros(path.steps + 1, *noise.shape), torch.zeros(path.steps, *noise.shape)
 
     monkeypatch.setattr(distill_task, "teacher_trajectory", spy)
     rows = list(range(len(conditions)))
