@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                    "default: the embedded model")
     p.add_argument("--baseline", help="flow-matching model (.safetensors, or tiny-random); without it only "
                                       "MeanFlow rows are made")
-    p.add_argument("--clips", type=int, default=32, help="number of clips (default 32)")
+    p.add_argument("--clips", type=int, default=160, help="number of clips (default 160: the reported numbers)")
     p.add_argument("--start", type=int, default=0, help="index of the first clip in its split (default 0)")
     p.add_argument("--split", default="test", choices=("test", "val"),
                    help="world split of the clips: test (reported numbers) or val (for choosing settings "

@@ -275,8 +275,8 @@ def render_routes(routes: list[Route]) -> list[str]:
     lines = [SECTION_TITLE, "",
              "One row per model or route tried for issue 18, with its training compute and its scores "
              "(onset F1 / material accuracy / Fréchet; text only: heard material / Fréchet). Each row "
-             "names the evaluation that measured it (its clips are the row's; the table above is the "
-             "32 test clips) or, for models no longer kept, the section of docs/training.md that "
+             "names the evaluation that measured it (its clips are the row's; the tables above are "
+             "this evaluation's own clips) or, for models no longer kept, the section of docs/training.md that "
              "recorded the numbers. Outside clips: the same file at its defaults on clips made outside "
              "the project (`mfmjt eval clips`; onset F1 (precision) / Fréchet, docs/evaluation.md). "
              "Added with `mfmjt eval route`; kept in `routes.json`.", "",

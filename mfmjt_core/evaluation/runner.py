@@ -54,7 +54,7 @@ class EvalSettings:
 
     model: str  # MeanFlow model: a .safetensors path or "tiny-random"
     baseline: str | None = None  # flow-matching model; None: MeanFlow rows only
-    clips: int = 32
+    clips: int = 160  # 32 clips left material accuracy +-0.1 on another draw (docs/evaluation.md, "How sure")
     out: Path = Path("docs/eval")
     configs: tuple[str, ...] = ("default",)
     guidance: float | None = None  # scale of guided runs; None: each model's default
