@@ -84,7 +84,7 @@ class TeacherPath:
     @property
     def is_uniform_euler(self) -> bool:
         """The generator's own flow-matching sampler takes this path (so a model file replays it)."""
-        return not self.average and self.guided_above == 0.0 and self == TeacherPath.uniform(self.steps)
+        return self == TeacherPath.uniform(self.steps)  # Euler, every step guided, the uniform grid
 
 
 @torch.no_grad()
