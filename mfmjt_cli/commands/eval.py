@@ -122,7 +122,7 @@ def _positive_seconds(text: str) -> float:
 def _add_clips_arguments(sub) -> None:
     import mfmjt_schema
 
-    from .generate import _option_type
+    from .generate import option_type
 
     p = sub.add_parser(
         "clips", help="onset F1, log-mel and Fréchet distances, RTF on a folder of your own videos, each "
@@ -144,7 +144,7 @@ def _add_clips_arguments(sub) -> None:
         default = 0 if name == "seed" else spec.default
         help_text = "seed of every clip's generation (default 0)" if name == "seed" else spec.help
         extra = {"metavar": "{" + ",".join(spec.choices) + "}"} if spec.kind == "choice" else {}
-        p.add_argument(*spec.cli, dest=name, type=_option_type(spec), default=default, help=help_text, **extra)
+        p.add_argument(*spec.cli, dest=name, type=option_type(spec), default=default, help=help_text, **extra)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
     p.add_argument("--figure-clips", type=int, default=3, help="clips in the figure (default 3)")
     p.add_argument("--no-audio", action="store_true", help="do not keep the generated takes in OUT/audio")

@@ -13,7 +13,7 @@ NAME = "generate"
 HELP = "generate sound for a video range (or a prompt) and write it to a file"
 
 
-def _option_type(spec: mfmjt_schema.Field):
+def option_type(spec: mfmjt_schema.Field):
     """argparse `type` for a schema field: parses the text, checks the bounds, and lets argparse
     turn a bad value into one usage line (exit 2) naming the option and what fits."""
     def parse(text: str):
@@ -39,7 +39,7 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
         elif spec.kind == "text":
             extra["metavar"] = "TEXT"
         default = "" if spec.default in (None, "") else f" (default {spec.default})"
-        parser.add_argument(*spec.cli, dest=spec.name, type=_option_type(spec), default=spec.default,
+        parser.add_argument(*spec.cli, dest=spec.name, type=option_type(spec), default=spec.default,
                             help=spec.help + ("" if "default" in spec.help else default), **extra)
     parser.add_argument("-o", "--output", default="mfmjt.wav",
                         help="output file, .wav or .flac (variations get _2, _3 ...)")
@@ -80,7 +80,20 @@ def check_outputs(args: argparse.Namespace, suffixes=(".wav", ".flac")) -> list[
             check_output_paths([Path(args.mux).expanduser()], VIDEO_SUFFIXES, what="the muxed video")
     except OutputPathError as exc:
         raise UsageError(str(exc)) from None
+    if getattr(args, "mux", None):
+        check_mux_target(args.video, args.mux)
     return paths
+
+
+def check_mux_target(video: str, mux: str) -> None:
+    """--mux writes a copy: never over the source (its own sound would be lost), and only into a
+    container that can carry the source's picture (checked now, not after the generation)."""
+    from mfmjt_core.media.mux import check_mux
+
+    source, copy = Path(video).expanduser(), Path(mux).expanduser()
+    if copy.exists() and copy.resolve() == source.resolve():
+        raise UsageError(f"--mux {mux} is the video itself: name a new file for the copy")
+    check_mux(source, copy)
 
 
 def levels_text(level) -> str:
@@ -109,9 +122,8 @@ def check_device(name: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_request_arguments(parser)
-    parser.add_argument(
-        "--mux", metavar="OUT.mp4", help="also write a copy of the video with the first result as audio"
-    )
+    parser.add_argument("--mux", metavar="OUT.mp4",
+                        help="also write a copy of the video with the first result as its sound, at the range")
     parser.add_argument("--model", help="model file or name (default: the embedded model)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
 
@@ -137,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     for path, seed, level in zip(paths, result.seeds, levels):
         print(f"{path}\tseed {seed}" + ("" if level is None else f"\t{levels_text(level)}"))
     if args.mux:
-        mux_audio(args.video, result.audio[0], result.sample_rate, args.mux)
+        mux_audio(args.video, result.audio[0], result.sample_rate, args.mux, start=result.start)
         print(args.mux)
     stages = ", ".join(f"{k} {v:.3f}s" for k, v in result.timings.items())
     print(f"{result.model}: {result.duration:.2f} s of audio; {stages}", file=sys.stderr)
