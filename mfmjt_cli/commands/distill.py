@@ -17,6 +17,10 @@ HELP = "distill a flow-matching model (embedded, a model file or a published bun
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mfmjt_schema.fields import field
+
+    from .generate import option_type  # the request fields' bounds: a scale a request could not use is refused
+
     parser.add_argument("teacher", help="embedded, a model file (.safetensors), or a bundle name "
                                          "(mmaudio-small-16k ...)")
     parser.add_argument("--data", action="append", required=True, metavar="PATH",
@@ -40,15 +44,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance-above", type=float, default=0.0, metavar="T",
                         help="the teacher's guidance only on its steps that start above time T (e.g. 0.9: near "
                              "noise only; default 0: every step)")
-    parser.add_argument("--guidance", type=float, help="teacher's guidance scale (default: its own; 1 = none)")
-    parser.add_argument("--text-guidance", type=float,
+    parser.add_argument("--guidance", type=option_type(field("guidance")),
+                        help="teacher's guidance scale (default: its own; 1 = none)")
+    parser.add_argument("--text-guidance", type=option_type(field("guidance")),
                         help="teacher's guidance scale for rows without a picture (default: its own prompt-only "
                              "scale, else --guidance)")
-    parser.add_argument("--text-temperature", type=float,
+    parser.add_argument("--text-temperature", type=option_type(field("temperature")),
                         help="starting-noise scale of rows without a picture, also the student's prompt-only "
                              "default (default: the teacher's own, else --temperature)")
     parser.add_argument("--rescale", help="teacher's guidance mode: plain, zero_star, std, none (default: its own)")
-    parser.add_argument("--temperature", type=float,
+    parser.add_argument("--temperature", type=option_type(field("temperature")),
                         help="scale of the starting noise, also the student's default (default: the teacher's)")
     parser.add_argument("--group", type=int, default=4,
                         help="rows sharing one teacher trajectory (default 4; the batch per process must "

@@ -54,8 +54,11 @@ def list_sources(items: Sequence[str | os.PathLike]) -> Sources:
                     prompts += read_prompts(f)  # a .txt beside a video is its caption, not a list
         elif path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
             videos.append(InputRow(id=path.stem, path=str(path)))
-        elif path.is_file():
+        elif path.is_file() and path.suffix.lower() in PROMPT_SUFFIXES:
             prompts += read_prompts(path)
+        elif path.is_file():  # not read as prompts: a WAV's bytes would become thousands of "texts"
+            raise DistillDataError(f"--data {item}: neither a video ({', '.join(VIDEO_SUFFIXES)}) nor a "
+                                   f"prompt list ({', '.join(PROMPT_SUFFIXES)}, one prompt a line)")
         else:
             raise DistillDataError(f"--data {item}: no such file or folder")
     if not videos and not prompts:

@@ -336,6 +336,18 @@ def prepare_conditions(teacher: AudioModel, data: Sequence[str], out: Path, *, c
     return conditions
 
 
+def _make_run_folder(out: Path) -> bool:
+    """Create the run folder (ValueError, a usage error, when it cannot be); True if it is new."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file: name a folder for the run")
+    existed = out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot make the run folder {out}: {exc.strerror or exc}") from None
+    return not existed
+
+
 def run_distill(
     teacher: AudioModel | str | None,
     data: Sequence[str],
@@ -377,13 +389,18 @@ def run_distill(
     start_digest = None if start is None else model_digest(start)
     out = Path(out_dir)
     _check_resume(out, start_digest)
-    out.mkdir(parents=True, exist_ok=True)
-    conditions = prepare_conditions(model.to(device), data, out, captions=captions)
-    own = None
-    if start is not None and not same_encoders(start, model):  # trained on: it reads its own features
-        start.encoders.to(device)
-        own = prepare_conditions(start, data, out, captions=captions, name=STUDENT_CONDITIONS_FILE)
-        start.encoders.cpu()
+    made = _make_run_folder(out)
+    try:
+        conditions = prepare_conditions(model.to(device), data, out, captions=captions)
+        own = None
+        if start is not None and not same_encoders(start, model):  # trained on: it reads its own features
+            start.encoders.to(device)
+            own = prepare_conditions(start, data, out, captions=captions, name=STUDENT_CONDITIONS_FILE)
+            start.encoders.cpu()
+    except BaseException:
+        if made and not any(out.iterdir()):  # bad --data leaves no empty run folder behind
+            out.rmdir()
+        raise
     task = DistillTask(model, conditions, settings, seed=config.seed, student=start, student_conditions=own)
     if int(os.environ.get("RANK", "0")) == 0:
         (out / "run.json").write_text(json.dumps({

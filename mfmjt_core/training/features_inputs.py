@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mfmjt_core.errors import MfmjtError
+from mfmjt_schema.fields import VIDEO_FORMATS
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
+# the formats a request may name (one list for the daemon, the command line and training)
+VIDEO_SUFFIXES = tuple(f".{name}" for name in VIDEO_FORMATS)
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus")
 MEDIA_SUFFIXES = VIDEO_SUFFIXES + AUDIO_SUFFIXES
 

@@ -99,6 +99,9 @@ class TrainConfig:
     checkpoint_every: int = 200
 
     def __post_init__(self) -> None:
+        for name in ("steps", "batch_size"):  # 0 steps would export the starting network as if trained
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         check_strength(self.picture_augment)
         check_strength(self.neutral_looks, "neutral_looks", "a share of rows")
 

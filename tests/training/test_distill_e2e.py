@@ -143,6 +143,30 @@ def test_bad_data_is_a_usage_error(teacher_file, tmp_path, capsys):
     assert main(["distill", "no-such-model", "--data", str(tmp_path)]) == 4
 
 
+def test_what_cannot_be_distilled_is_refused_in_one_line_and_leaves_no_run_folder(teacher_file, data, tmp_path, capsys):
+    sound = tmp_path / "take.wav"
+    sound.write_bytes(b"RIFF" + bytes(range(256)) * 64)  # not a prompt list, whatever its bytes decode to
+    (tmp_path / "a-file").write_text("x")
+    prompts = str(data["prompts"])
+    cases = [
+        (["--data", str(sound)], "neither a video"),
+        (["--data", prompts, "--steps", "0"], "steps must be at least 1"),
+        (["--data", prompts, "--batch-size", "-4"], "batch_size must be at least 1"),
+        (["--data", prompts, "--guidance", "-3"], "--guidance: must be a number in [0, 100]"),
+        (["--data", prompts, "--temperature", "nan"], "--temperature: must be a number in [0, 2]"),
+        (["--data", prompts, "--out", str(tmp_path / "a-file")], "is a file: name a folder"),
+    ]
+    for args, words in cases:
+        argv = ["distill", str(teacher_file), "--out", str(tmp_path / "run"), *args]
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's own refusals
+            code = exc.code
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and words in lines[0], (args, lines)
+        assert not (tmp_path / "run").exists(), args
+
+
 def test_published_bundle_teacher(tmp_path, data):
     """A bundle in the published layout (tiny random weights) distils into a student whose file
     holds only the network and names the bundle for its encoders and codec."""
