@@ -3,13 +3,14 @@
 Subcommands are discovered from `mfmjt_cli.commands`: each module there defines `NAME`, `HELP`,
 `add_arguments(parser)` and `run(args) -> int`, and imports its heavy dependencies inside
 `run`, so `mfmjt --help` stays fast. Exit codes: 0 success, 1 generic failure, 2 usage error,
-3 bad media, 4 unknown model, 5 missing weights, 6 bad weights, 7 out of resources,
-130 cancelled or interrupted.
+3 bad media, 4 unknown model, 5 missing weights, 6 bad weights, 7 out of resources (a full
+disk included), 130 cancelled or interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import pkgutil
@@ -68,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mfmjt {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file system's refusal (read-only, permissions, full): a line, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"mfmjt {args.command}: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 7 if exc.errno in (errno.ENOSPC, errno.EDQUOT) else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -33,21 +34,55 @@ def weights_digest(*parts: tuple[str, torch.nn.Module]) -> str:
 
 
 def save_model(path: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict) -> Path:
-    """Write atomically (temporary file in the same folder, then rename)."""
+    """Write atomically (temporary file in the same folder, then rename). The file keeps the
+    permissions of the one it replaces, or gets a new file's (the temporary file's are 0600:
+    a model shared with a daemon run by another user would become unreadable). An OSError names
+    `path`, not the temporary file."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write a model file there: {exc.strerror}", str(path)) from None
     os.close(fd)
     try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp,
-                  metadata={"format": FORMAT, "config": json.dumps(config)})
+        try:
+            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp,
+                      metadata={"format": FORMAT, "config": json.dumps(config)})
+        except SafetensorError as exc:  # the writer's I/O errors (a full disk) are not OSError
+            code = re.search(r"os error (\d+)", str(exc))
+            if code is None:
+                raise
+            raise OSError(int(code[1]), os.strerror(int(code[1])), str(path)) from None
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits a rewrite of `path` keeps, or those of a file newly created there."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it (os.umask would change it for every thread
+    for a moment); 0o022 where /proc does not say."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def read_model(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:

@@ -98,3 +98,52 @@ def test_no_spectrum_median_for_a_codec_without_spectra(model, capsys):
     assert main(["defaults", str(model), "--median-frames", "3", "--because", "x"]) == 2
     assert "only the mel codec" in capsys.readouterr().err
     assert os.stat(model).st_mtime_ns == stat.st_mtime_ns
+
+
+def test_a_rewrite_keeps_the_files_permissions_and_a_new_file_gets_a_new_files(model, tmp_path):
+    # the temporary file a model is written through is 0600: a shared model became unreadable
+    os.chmod(model, 0o644)
+    assert main(["defaults", str(model), "--steps", "2", "--because", "test"]) == 0
+    assert os.stat(model).st_mode & 0o777 == 0o644
+    previous = os.umask(0o027)
+    try:
+        assert main(["average", str(tmp_path / "soup.safetensors"), str(model), str(model)]) == 0
+    finally:
+        os.umask(previous)
+    assert os.stat(tmp_path / "soup.safetensors").st_mode & 0o777 == 0o640
+
+
+def test_a_model_on_a_read_only_disk_is_one_line_and_stays_as_it_was(tmp_path, capsys):
+    import subprocess
+
+    from tests.cli.conftest import mounted_tmpfs
+
+    with mounted_tmpfs(tmp_path / "disk", "size=64m") as disk:
+        model = AudioModel.create(tiny_random_spec(), generator=torch.Generator().manual_seed(0)).save(
+            disk / "m.safetensors")
+        before = model.read_bytes()
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        capsys.readouterr()
+        for argv in (["defaults", str(model), "--steps", "2", "--because", "test"],
+                     ["average", str(disk / "soup.safetensors"), str(model), str(model)]):
+            assert main(argv) == 1, argv
+            lines = capsys.readouterr().err.strip().splitlines()
+            assert len(lines) == 1 and "Read-only file system" in lines[0] and str(disk) in lines[0], lines
+        assert model.read_bytes() == before and sorted(p.name for p in disk.iterdir()) == ["m.safetensors"]
+
+
+def test_a_full_disk_is_exit_7_and_the_model_stays_as_it_was(tmp_path, capsys):
+    from tests.cli.conftest import mounted_tmpfs
+
+    with mounted_tmpfs(tmp_path / "disk", "size=64m") as disk:
+        model = AudioModel.create(tiny_random_spec(), generator=torch.Generator().manual_seed(0)).save(
+            disk / "m.safetensors")
+        before = model.read_bytes()
+        filler = disk / "filler"
+        with open(filler, "wb") as f:  # leave less room than a second copy of the model needs
+            f.write(b"\0" * (64 * 2**20 - 2 * len(before) + len(before) // 2))
+        capsys.readouterr()
+        assert main(["defaults", str(model), "--steps", "2", "--because", "test"]) == 7
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and "No space left on device" in lines[0] and str(model) in lines[0], lines
+        assert model.read_bytes() == before and sorted(p.name for p in disk.iterdir()) == ["filler", "m.safetensors"]
