@@ -223,7 +223,10 @@ def run_route(args: argparse.Namespace) -> int:
         path = Path(folder) / "results.json"
         if not path.exists():
             raise LedgerError(f"no results.json in {folder}: give the output folder of `{command}`")
-        return json.loads(path.read_text())
+        try:
+            return read_results(path, command, runs=command == "mfmjt eval synth")
+        except ValueError as exc:
+            raise LedgerError(str(exc)) from None
 
     ledger = Path(args.ledger)
     try:
@@ -252,6 +255,24 @@ def run_route(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_results(path, command: str, *, runs: bool = True) -> dict:
+    """The results.json that `command` wrote, or ValueError naming the file and what is wrong
+    (not JSON, not text, not an evaluation's; with `runs`: no list of named runs)."""
+    import json
+
+    try:
+        results = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is not a results.json of `{command}` ({exc})") from None
+    if not isinstance(results, dict):
+        raise ValueError(f"{path} is not a results.json of `{command}` (not a JSON object)")  # noqa: TRY004 (a usage error)
+    listed = results.get("runs")
+    if runs and not (isinstance(listed, list) and all(isinstance(r, dict) and isinstance(r.get("name"), str)
+                                                        for r in listed)):
+        raise ValueError(f"{path} is not a results.json of `{command}` (no list of named runs)")
+    return results
+
+
 def run_compare(args: argparse.Namespace) -> int:
     import json
     import sys
@@ -269,11 +290,12 @@ def run_compare(args: argparse.Namespace) -> int:
         path = path / "results.json" if path.is_dir() else path
         if not path.is_file():
             raise ValueError(f"{path}: no results.json of `mfmjt eval synth` there")
-        results = json.loads(path.read_text())
-        runs = {r["name"]: r for r in results.get("runs", [])}
+        results = read_results(path, "mfmjt eval synth")
+        runs = {r["name"]: r for r in results["runs"]}
         if run_name not in runs:
             raise ValueError(f"{path} has no run {run_name!r}; it has: {', '.join(runs) or 'none'}")
-        if not runs[run_name].get("per_clip"):
+        per_clip = runs[run_name].get("per_clip")
+        if not per_clip or not isinstance(per_clip, list) or not all(isinstance(c, dict) for c in per_clip):
             raise ValueError(f"{path}: run {run_name!r} has no per-clip scores")
         return results, runs[run_name]
 

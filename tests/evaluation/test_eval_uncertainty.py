@@ -106,9 +106,22 @@ def test_compare_command_prints_the_paired_table(tmp_path, capsys):
     ("{one}", "give RESULTS:RUN"),
     ("{one}:mf4-off-video", "has no run 'mf4-off-video'; it has: mf1-off-video"),
     ("{missing}:mf1-off-video", "no results.json"),
+    ("{odd}/list.json:x", "list.json is not a results.json of `mfmjt eval synth` (not a JSON object)"),
+    ("{odd}/no-runs.json:x", "no-runs.json is not a results.json of `mfmjt eval synth` (no list of named runs)"),
+    ("{odd}/runs-by-name.json:x", "(no list of named runs)"),
+    ("{odd}/flat.json:x", "run 'x' has no per-clip scores"),
+    ("{odd}/clip.mp4:x", "clip.mp4 is not a results.json of `mfmjt eval synth` ('utf-8' codec"),
 ])
 def test_compare_refuses_what_it_cannot_compare(tmp_path, capsys, spec, message):
     one = _results(tmp_path / "one", {"mf1-off-video": _rows(8)})
-    bad = spec.format(one=one, missing=tmp_path / "missing")
+    odd = tmp_path / "odd"  # files a user may point at by mistake
+    odd.mkdir()
+    (odd / "list.json").write_text("[1, 2]")
+    (odd / "no-runs.json").write_text(json.dumps({"clips": 3}))  # e.g. `mfmjt eval clips`' results
+    (odd / "runs-by-name.json").write_text(json.dumps({"runs": {"x": {}}}))
+    (odd / "flat.json").write_text(json.dumps({"runs": [{"name": "x", "per_clip": [1, 2]}]}))
+    (odd / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42\xa9\xff")
+    bad = spec.format(one=one, missing=tmp_path / "missing", odd=odd)
     assert main(["eval", "compare", bad, f"{one}:mf1-off-video"]) == 2
-    assert message in capsys.readouterr().err
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
