@@ -5,6 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+# A median over more frames than half a second (16 ms each) takes out events, not a take's
+# one-frame jitter: at 99,999 frames a take came out 13 dB quieter.
+MAX_MEDIAN_FRAMES = 31
+
 
 @dataclass(frozen=True)
 class SamplingDefaults:
@@ -34,8 +38,8 @@ class SamplingDefaults:
     def __post_init__(self) -> None:
         for name in ("median_frames", "text_median_frames"):
             value = getattr(self, name)
-            if value is not None and (value < 1 or value % 2 == 0):
-                raise ValueError(f"{name} must be an odd number of frames >= 1, got {value}")
+            if value is not None and not (1 <= value <= MAX_MEDIAN_FRAMES and value % 2):
+                raise ValueError(f"{name} must be an odd number of frames in [1, {MAX_MEDIAN_FRAMES}], got {value}")
 
     def to_dict(self) -> dict:
         """The stored form: unset optional values and no median left out (files without them

@@ -176,6 +176,6 @@ def test_a_request_without_a_picture_takes_the_text_median():
     assert defaults.resolve(_Open(), has_picture=False).median_frames == 1
     assert SamplingDefaults(median_frames=5).median_frames_for(False) == 5  # one window for all
     assert "median_frames" in defaults.to_dict() and SamplingDefaults(**defaults.to_dict()) == defaults
-    for bad in ({"median_frames": 2}, {"median_frames": 0}, {"text_median_frames": 4}):
+    for bad in ({"median_frames": 2}, {"median_frames": 0}, {"text_median_frames": 4}, {"median_frames": 33}):
         with pytest.raises(ValueError, match="odd number of frames"):
             SamplingDefaults(**bad)
