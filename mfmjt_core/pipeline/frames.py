@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from fractions import Fraction
 
@@ -12,6 +13,11 @@ from mfmjt_core.encoders.encoder_set import CLIP_FPS, SYNC_FPS, EncoderSet
 # Training makes the small encoders' frames with an area filter; swscale's AREA matches it to
 # ~0.001 mean abs while BICUBIC is ~0.007 off, more than the frame-to-frame motion they read.
 SMALL_ENCODER_INTERPOLATION = "AREA"
+# A range may end a frame or so after the last picture (rounding, END_TOLERANCE_S); a longer
+# stretch of held picture means the file ends before its stated duration (a cut download).
+HELD_PICTURE_NOTICE_S = 0.25
+
+_log = logging.getLogger(__name__)
 
 
 def decode_for_encoders(
@@ -21,6 +27,10 @@ def decode_for_encoders(
     from mfmjt_core.media.video import decode_frame_sets
 
     clip, sync = decode_frame_sets(path, start, end, frame_specs(encoders))
+    held = float(sync.repeated / sync.fps)
+    if held > HELD_PICTURE_NOTICE_S:  # a cut file that claims more than it holds: say so, the take goes on
+        _log.warning("the picture of %s ends %.2f s before the range does (at %.2f s of %.2f-%.2f s): the "
+                     "sound there follows its last frame, held", os.fspath(path), held, end - held, start, end)
     return clip.frames, sync.frames
 
 

@@ -89,3 +89,41 @@ def test_feature_cache_keys_of_bundle_encoders_name_the_frame_transform():
 
     model = SimpleNamespace(spec=SimpleNamespace(encoders=SimpleNamespace(bundle="mmaudio-small-16k")))
     assert _encoder_id(model) == f"bundle:mmaudio-small-16k:frames={TRANSFORM_ID}"
+
+
+def test_a_file_cut_short_of_its_stated_length_is_said_not_silently_held(tmp_path, caplog):
+    """A fast-start MP4 cut in half still claims its whole duration: its picture ends early and
+    the last frame is held. The take goes on, and the log says where the picture ended."""
+    import logging
+
+    import av
+
+    from mfmjt_core.media import write_video
+
+    frames = np.random.default_rng(5).integers(0, 255, (100, 48, 64, 3), dtype=np.uint8)
+    source = write_video(tmp_path / "noisy.mp4", frames, Fraction(25), gop=12)
+    whole = tmp_path / "whole.mp4"
+    with av.open(str(source)) as src, av.open(str(whole), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    small = SimpleNamespace(cfg=SimpleNamespace(frame_size=16))
+
+    def notices():
+        return [r for r in caplog.records if r.name == "mfmjt_core.pipeline.frames"]
+
+    with caplog.at_level(logging.WARNING):
+        decode_for_encoders(small, whole, 0.0, 4.0)
+        assert not notices()
+        _, frames25 = decode_for_encoders(small, cut, 0.0, 4.0)
+    assert len(frames25) == 100
+    (record,) = notices()
+    held = float(record.args[1])
+    assert 1.0 < held < 3.0 and f"ends {held:.2f} s before the range does" in record.getMessage()
+    # the held stretch is what the frames show: identical pictures from there to the end
+    tail = frames25[-round(held * 25):]
+    assert (tail == tail[0]).all()
