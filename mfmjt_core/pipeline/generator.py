@@ -10,6 +10,7 @@ serves requests one after another from any thread (one at a time).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 import time
 from pathlib import Path
@@ -41,6 +42,8 @@ MIN_WINDOW_S = 1.0
 END_TOLERANCE_S = 0.1
 # Longest audio one request may ask for (`mfmjt serve --max-seconds` sets the daemon's).
 DEFAULT_MAX_SECONDS = 600.0
+
+_log = logging.getLogger(__name__)
 
 
 def _noop(stage: str, fraction: float) -> None:
@@ -172,6 +175,7 @@ class Generator:
         cancel = cancel or CancelToken()
         timings: dict[str, float] = {}
         start, length = self._resolve_range(request, timings)
+        self._check_negative(request)
         windows = plan_windows(length, self.model.spec.window_s, WINDOW_OVERLAP_S)
         base_seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
         seeds = tuple(base_seed + k for k in range(request.variations))
@@ -248,6 +252,17 @@ class Generator:
             raise ResourceError(f"{length:.3f} s of audio is longer than the limit of {self.max_duration:g} s "
                                 "(max_seconds)")
         return start, length
+
+    def _check_negative(self, request: GenerateRequest) -> None:
+        """A negative prompt only acts through guidance's unconditional branch: say when this
+        request has none (a take identical to one without it would otherwise go unexplained)."""
+        if not request.negative_prompt.strip():
+            return
+        settings = self.model.spec.defaults.resolve(request, has_picture=request.video is not None)
+        if getattr(self.model.net.config, "guidance_input", False) or not settings.guided:
+            _log.warning("the negative prompt changes nothing here: this request samples without guidance's "
+                         "unconditional branch (scale %g, mode %s); give a guidance above 1 for it to count",
+                         settings.guidance, settings.rescale)
 
     def _text(self, request: GenerateRequest, timings: dict) -> tuple[torch.Tensor, torch.Tensor]:
         t0 = time.perf_counter()

@@ -115,3 +115,21 @@ def test_bad_inputs_are_typed_errors(generator, video, tmp_path):
         Generator.load("no-such-model")
     with pytest.raises(MissingWeightsError):
         Generator.load(tmp_path / "absent.safetensors")
+
+
+def test_a_negative_prompt_without_guidance_is_said_to_change_nothing(generator, caplog):
+    import logging
+
+    def notices():
+        return [r for r in caplog.records if "negative prompt changes nothing" in r.getMessage()]
+
+    common = dict(prompt="metal clang", negative_prompt="glass", duration=1.0, seed=4)
+    with caplog.at_level(logging.WARNING):
+        unguided = generator.generate(guidance=1.0, **common)
+        assert len(notices()) == 1 and "scale 1" in notices()[0].getMessage()
+        alone = generator.generate(guidance=1.0, **{**common, "negative_prompt": ""})
+        np.testing.assert_array_equal(unguided.audio, alone.audio)  # what the notice says
+        caplog.clear()
+        guided = generator.generate(guidance=2.0, **common)
+        assert not notices()
+    assert not np.array_equal(guided.audio, generator.generate(guidance=2.0, **{**common, "negative_prompt": ""}).audio)
