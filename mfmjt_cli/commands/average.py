@@ -31,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from mfmjt_core.model.file import save_model
 
     out = Path(args.out)
+    if out.suffix.lower() != ".safetensors":  # a model file under an audio or video name misleads every tool
+        print(f"mfmjt average: OUT must end in .safetensors, got {out.name}", file=sys.stderr)
+        return 2
     if out.resolve() in {Path(m).resolve() for m in args.models}:
         print("mfmjt average: OUT is one of the models; write the average to a new file", file=sys.stderr)
         return 2

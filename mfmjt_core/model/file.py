@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from mfmjt_core.errors import WeightsError
+from mfmjt_core.errors import MissingWeightsError, WeightsError
 
 FORMAT = "mfmjt-model/1"
 
@@ -90,6 +90,10 @@ def read_model(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
+    if not path.exists():
+        raise MissingWeightsError(f"no model file at {path}")
+    if path.is_dir():
+        raise WeightsError(f"{path} is a folder, not a model file (.safetensors)")
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}

@@ -60,7 +60,13 @@ def test_refusals_write_nothing(models, tmp_path, capsys):
     assert "new file" in capsys.readouterr().err
     (tmp_path / "junk.safetensors").write_bytes(b"not a model")
     assert main(["average", str(out), str(models[0]), str(tmp_path / "junk.safetensors")]) == 6
-    assert not out.exists()
+    assert main(["average", str(out), str(models[0]), str(tmp_path / "gone.safetensors")]) == 5
+    assert "no model file at" in capsys.readouterr().err
+    assert main(["average", str(out), str(models[0]), str(tmp_path)]) == 6
+    assert "is a folder, not a model file" in capsys.readouterr().err
+    assert main(["average", str(tmp_path / "soup.wav"), str(models[0]), str(models[1])]) == 2
+    assert "OUT must end in .safetensors" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "soup.wav").exists()
 
 
 def test_a_student_and_its_run_under_the_recipe_name_average(models, tmp_path):
