@@ -83,6 +83,20 @@ class Event:
     error: DaemonError | None = None
 
 
+def loudness_note(level: dict[str, Any], target: float | None, tolerance_lu: float = 1.0) -> str | None:
+    """Why a take is not at the loudness a request asked for (None: it is, or none was asked).
+    A take quieter than asked is held down by the true-peak ceiling, which always wins."""
+    if target is None:
+        return None
+    loud = level.get("loudness_lufs")
+    if loud is None:
+        return f"its loudness cannot be measured (too short or silent), so it is not set to {target:g} LUFS"
+    if abs(loud - target) <= tolerance_lu:
+        return None
+    why = ": its peaks reach the true-peak ceiling first" if loud < target else ""
+    return f"it is at {loud:.1f} LUFS, not the {target:g} LUFS asked{why}"
+
+
 def levels_text(level: dict[str, Any]) -> str:
     """One take's levels for a status line, e.g. "-23.0 LUFS, -1.0 dBTP"."""
     loud, peak = level.get("loudness_lufs"), level.get("true_peak_dbtp")

@@ -7,7 +7,7 @@ import json
 import sys
 
 NAME = "client"
-HELP = "generate sound through a running daemon (same options as `generate`)"
+HELP = "generate sound through a running daemon (the request options of `generate`; the daemon has the model)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from mfmjt_daemon.client import Client, DaemonError
     from mfmjt_daemon.events import levels_text
 
-    from mfmjt_cli.commands.generate import check_outputs, request_fields
+    from mfmjt_cli.commands.generate import check_outputs, print_loudness_note, request_fields
     from mfmjt_core.errors import exit_code_for
     from mfmjt_core.media.output_set import write_audio_set
 
@@ -74,4 +74,5 @@ def run(args: argparse.Namespace) -> int:
         for path, seed, level in zip(paths, result.seeds, levels):
             print(f"{path}  (seed {seed}, {result.samples / result.sample_rate:.2f} s, {result.sample_rate} Hz, "
                   f"{result.channels} ch{'' if level is None else ', ' + levels_text(level)})")
+            print_loudness_note(path, level, args.loudness)
     return 0

@@ -42,7 +42,7 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(*spec.cli, dest=spec.name, type=option_type(spec), default=spec.default,
                             help=spec.help + ("" if "default" in spec.help else default), **extra)
     parser.add_argument("-o", "--output", default="mfmjt.wav",
-                        help="output file, .wav or .flac (variations get _2, _3 ...)")
+                        help="output file, .wav or .flac (default mfmjt.wav; variations get _2, _3 ...)")
 
 
 def request_fields(args: argparse.Namespace) -> dict:
@@ -103,6 +103,15 @@ def levels_text(level) -> str:
     return f"{loud} LUFS, {peak} dBTP"
 
 
+def print_loudness_note(path: Path, level: dict | None, target: float | None) -> None:
+    """A note on stderr when a take missed the asked loudness (the number alone went unnoticed)."""
+    from mfmjt_daemon.events import loudness_note
+
+    note = None if level is None else loudness_note(level, target)
+    if note:
+        print(f"note: {path.name}: {note}", file=sys.stderr)
+
+
 def check_device(name: str) -> str:
     """`name` if torch can use it here, else UsageError (before a model is loaded onto it)."""
     import torch
@@ -148,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     levels = result.levels or (None,) * len(paths)
     for path, seed, level in zip(paths, result.seeds, levels):
         print(f"{path}\tseed {seed}" + ("" if level is None else f"\t{levels_text(level)}"))
+        print_loudness_note(path, None if level is None else level.to_json(), args.loudness)
     if args.mux:
         mux_audio(args.video, result.audio[0], result.sample_rate, args.mux, start=result.start)
         print(args.mux)
