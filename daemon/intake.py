@@ -111,6 +111,6 @@ def _local_video(path: str, allowed: bool, refuse) -> Path:
             raise OSError
         with open(video, "rb") as f:
             f.read(1)
-    except OSError:
-        raise refuse("bad_media", f"{path} cannot be read as a file on the daemon's machine") from None
+    except (OSError, ValueError):  # ValueError: a NUL byte or a lone surrogate no file system takes
+        raise refuse("bad_media", f"{path!r} cannot be read as a file on the daemon's machine") from None
     return video

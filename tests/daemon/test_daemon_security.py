@@ -93,3 +93,12 @@ def test_error_messages_never_show_the_daemons_temp_paths(daemon, client):
         assert str(daemon.temp_root) not in job.error.message and "mfmjt-daemon-" not in job.error.message
     time.sleep(0.1)
     assert not any(daemon.temp_root.glob("mfmjt-daemon-*/*"))  # and the bytes are gone
+
+
+def test_a_path_no_file_system_can_hold_is_bad_media_not_internal(client):
+    # a NUL byte or a lone surrogate made os.stat raise ValueError: an 'internal' error with a traceback
+    for path in ("/tmp/a\x00b.mp4", "/tmp/\ud800.mp4"):
+        job = client.submit(path, send="path", start=0.0, end=1.0)
+        wait_for(lambda job=job: job.done, 10, step=lambda: client.poll(0.05), what=f"the answer for {path!r}")
+        assert job.error.code == "bad_media" and "cannot be read as a file" in job.error.message, job.error
+    assert client.ping() >= 0
