@@ -105,6 +105,31 @@ class Message:
 valid_id = schema.valid_id  # job and request ids: 1-64 characters of A-Z a-z 0-9 . _ : -
 
 
+def names_ipv6(endpoint: str) -> bool:
+    """True for a TCP endpoint written with an IPv6 literal (tcp://[::1]:5557): ZeroMQ sockets
+    must be told IPv6 (zmq.IPV6) to bind or connect there."""
+    return endpoint.startswith("tcp://[")
+
+
+def ipc_in_use(endpoint: str) -> bool:
+    """True when a process already listens at this ipc:// endpoint's socket file. Binding there
+    again would silently take the file over and leave that daemon running but unreachable; a
+    file no one listens at (a killed daemon's) is free to reuse."""
+    import socket
+
+    path = endpoint[len("ipc://"):] if endpoint.startswith("ipc://") else ""
+    if not path or path.startswith("@") or not os.path.exists(path):  # (abstract names: the kernel refuses twice)
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
 def is_local_endpoint(endpoint: str) -> bool:
     """True when only this machine can reach `endpoint`: ipc://, inproc://, or TCP on
     127.0.0.1, ::1 or localhost. Anything else (other addresses, `*`, interface names, even

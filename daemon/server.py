@@ -126,7 +126,10 @@ class Server:
         if self.config.keys is not None:
             self._auth = start_authenticator(self._context, self.config.keys)
             apply_server_keys(sock, self.config.keys)
+        sock.setsockopt(zmq.IPV6, int(protocol.names_ipv6(self.config.bind)))
         try:
+            if protocol.ipc_in_use(self.config.bind):
+                raise zmq.ZMQError(msg="another process listens there (a daemon already running?)")
             sock.bind(self.config.bind)
         except zmq.ZMQError as exc:
             sock.close(0)

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mfmjt_daemon.protocol import DEFAULT_PORT
 
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})"
+        "--port", type=tcp_port, default=DEFAULT_PORT, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})"
     )
     parser.add_argument("--bind", metavar="ADDR", help="full ZeroMQ endpoint instead, e.g. tcp://192.168.1.5:5557 "
                         "or ipc:///tmp/mfmjt; anything but loopback or ipc needs CURVE keys (--keys)")
@@ -24,23 +24,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "with --device cuda, workers use cuda:0..K-1")
     parser.add_argument("--keys", metavar="DIR", nargs="?", const="", help="use CURVE with the daemon keys in DIR "
                         "(default folder when DIR is left out; see `mfmjt keys`)")
-    parser.add_argument("--max-queue", type=int, default=64, help="waiting jobs before 'busy' (default 64)")
-    parser.add_argument("--max-queue-per-client", type=_at_least(1, int), default=16, metavar="N",
+    parser.add_argument("--max-queue", type=at_least(1, int), default=64,
+                        help="waiting jobs before 'busy' (default 64)")
+    parser.add_argument("--max-queue-per-client", type=at_least(1, int), default=16, metavar="N",
                         help="waiting jobs of one client before 'busy' (default 16)")
-    parser.add_argument("--job-timeout", type=_at_least(0.001, float), default=3600.0, metavar="SECONDS",
+    parser.add_argument("--job-timeout", type=at_least(0.001, float), default=3600.0, metavar="SECONDS",
                         help="stop a job running longer than this, error 'time_limit' (default 3600)")
-    parser.add_argument("--reconnect-grace", type=_at_least(0.0, float), default=30.0, metavar="SECONDS",
+    parser.add_argument("--reconnect-grace", type=at_least(0.0, float), default=30.0, metavar="SECONDS",
                         help="keep a vanished client's jobs this long for it to reconnect with the same "
                         "identity; 0 cancels them at once (default 30)")
-    parser.add_argument("--max-message-mb", type=int, default=512, help="largest request accepted (default 512)")
-    parser.add_argument("--max-seconds", type=float, default=600.0, help="longest range or duration (default 600)")
-    parser.add_argument("--heartbeat", type=float, default=2.0, help="seconds between keepalives (default 2)")
+    parser.add_argument("--max-message-mb", type=at_least(1, int), default=512,
+                        help="largest request accepted (default 512)")
+    parser.add_argument("--max-seconds", type=at_least(1.0, float), default=600.0,
+                        help="longest range or duration (default 600)")
+    parser.add_argument("--heartbeat", type=at_least(0.1, float), default=2.0,
+                        help="seconds between keepalives (default 2)")
     parser.add_argument("--allow-paths", action=argparse.BooleanOptionalAction, default=None,
                         help="accept local video paths (default: only on a loopback or ipc bind)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
-def _at_least(low: float, kind: type):
+def at_least(low: float, kind: type):
     """An argparse type: a finite number of `kind` >= low (a bad value is a usage error)."""
     def parse(text: str):
         import math
@@ -57,8 +61,24 @@ def _at_least(low: float, kind: type):
     return parse
 
 
+def tcp_port(text: str) -> int:
+    """An argparse type: a TCP port, 1-65535 (ZeroMQ would wrap 99999 round to another port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1-65535")
+    return port
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    from mfmjt_cli.commands.generate import check_device
+
+    for device in args.device.split(","):  # before the model loads onto it: one line, exit 2
+        check_device(device.strip())
 
     from mfmjt_daemon.serve import ServeOptions, serve
     from mfmjt_daemon.server import ServerConfig

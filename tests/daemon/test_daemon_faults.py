@@ -113,9 +113,20 @@ def test_job_time_limit_and_per_client_queue_share(start_daemon):
 
 
 def test_serve_refuses_bad_limits_with_a_usage_error():
+    # each of these was taken: a spinning idle loop (heartbeat 0), a port wrapped round to another
+    # (99999), a daemon that drops or refuses every request (message, queue, seconds at 0)
     for flag, value in [("--reconnect-grace", "-1"), ("--job-timeout", "0"), ("--job-timeout", "nan"),
-                        ("--max-queue-per-client", "0"), ("--max-queue-per-client", "x")]:
+                        ("--max-queue-per-client", "0"), ("--max-queue-per-client", "x"), ("--heartbeat", "0"),
+                        ("--port", "99999"), ("--max-message-mb", "0"), ("--max-queue", "0"),
+                        ("--max-seconds", "0")]:
         done = subprocess.run([sys.executable, "-m", "mfmjt_cli", "serve", flag, value], capture_output=True,
                               text=True, timeout=60)
         assert done.returncode == 2, (flag, value, done.stderr)
         assert "Traceback" not in done.stderr and flag in done.stderr
+
+
+def test_serve_refuses_an_unknown_device_in_one_line():
+    done = subprocess.run([sys.executable, "-m", "mfmjt_cli", "serve", "--model", "tiny-random", "--device", "foo"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == "mfmjt serve: unknown device 'foo': use cpu, cuda, cuda:1, mps ..."
