@@ -133,13 +133,21 @@ class Client:
         self._monitor = None
         if self._keys[0] is not None:
             self._use_curve(*self._keys)
-        self._socket.connect(self.address)
+        self._socket.setsockopt(zmq.IPV6, int(protocol.names_ipv6(self.address)))
+        try:
+            self._socket.connect(self.address)
+        except zmq.ZMQError as exc:
+            self._socket.close(0)
+            raise ValueError(f"cannot reach {self.address!r} ({exc}): give a ZeroMQ endpoint such as "
+                             "tcp://127.0.0.1:5557 or ipc:///path/to/socket") from None
 
     def _use_curve(self, server_key, client_key) -> None:
         import zmq.auth
 
         if client_key is None:
             raise ValueError("CURVE needs client_key: the .key_secret file from `mfmjt keys client NAME`")
+        if not os.path.isfile(client_key):
+            raise ValueError(f"no client key file at {client_key}: make one with `mfmjt keys client NAME`")
         public, secret = zmq.auth.load_certificate(os.fspath(client_key))
         if secret is None:
             raise ValueError(f"{client_key} holds no secret key")

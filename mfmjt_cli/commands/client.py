@@ -12,13 +12,15 @@ HELP = "generate sound through a running daemon (the request options of `generat
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mfmjt_cli.commands.generate import add_request_arguments
+    from mfmjt_cli.commands.serve import at_least, tcp_port
 
     add_request_arguments(parser)  # the same request options as `mfmjt generate`
     parser.add_argument("--address", help="daemon endpoint (default $MFMJT_DAEMON or tcp://127.0.0.1:5557)")
-    parser.add_argument("--port", type=int, help="daemon port on 127.0.0.1 (instead of --address)")
+    parser.add_argument("--port", type=tcp_port, help="daemon port on 127.0.0.1 (instead of --address)")
     parser.add_argument("--send", choices=["auto", "path", "bytes"], default="auto",
                         help="send the video path (same machine) or its bytes (default: path when local)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds before re-trying (default 10)")
+    parser.add_argument("--timeout", type=at_least(0.1, float), default=10.0,
+                        help="seconds before re-trying (default 10)")
     parser.add_argument("--server-key", help="daemon public key (Z85 or .key file) to use CURVE")
     parser.add_argument("--client-key", help="this client's .key_secret file (from `mfmjt keys client`)")
     parser.add_argument("--json", action="store_true", help="print the result's metadata as JSON")
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     paths = check_outputs(args)  # before anything is sent: a bad name must not cost a generation
     try:
         with Client(address, timeout=args.timeout, server_key=args.server_key, client_key=args.client_key) as client:
-            result = client.generate(args.video, progress=_progress_printer(args.quiet), send=args.send, **params)
+            send = _how_to_send(client, args.video, args.send)
+            result = client.generate(args.video, progress=_progress_printer(args.quiet), send=send, **params)
     except ValueError as exc:
         print(f"mfmjt client: {exc}", file=sys.stderr)
         return 2
@@ -76,3 +79,26 @@ def run(args: argparse.Namespace) -> int:
                   f"{result.channels} ch{'' if level is None else ', ' + levels_text(level)})")
             print_loudness_note(path, level, args.loudness)
     return 0
+
+
+def _how_to_send(client, video: str | None, send: str) -> str:
+    """The daemon's own word on a video's way there (its `hello`): "auto" becomes bytes where the
+    daemon reads no paths, and bytes it would drop as too large are refused here, at once, with
+    its limit (otherwise the upload is sent three times and ends as 'no answer')."""
+    import os
+
+    from mfmjt_daemon import protocol
+    from mfmjt_daemon.client import DaemonError
+
+    if video is None or send == "path":
+        return send
+    hello = client.hello()
+    if send == "auto":
+        send = "path" if protocol.is_local_endpoint(client.address) and hello.get("paths", True) else "bytes"
+    limit = hello.get("limits", {}).get("max_message_bytes")
+    size = os.path.getsize(video)
+    if send == "bytes" and limit is not None and size + protocol.MAX_HEADER_BYTES > limit:
+        raise DaemonError(protocol.TOO_LARGE, f"{video} is {size / 2**20:.1f} MiB; this daemon takes requests up "
+                                              f"to {limit / 2**20:.1f} MiB (`mfmjt serve --max-message-mb`): "
+                                              "send a shorter render, or its path on the daemon's machine")
+    return send

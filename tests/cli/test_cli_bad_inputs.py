@@ -127,3 +127,14 @@ def test_the_client_refuses_the_same_inputs_before_sending(name, args, code, wor
     got, lines = _run(argv, capsys)
     assert got == code, (got, lines)
     assert len(lines) == 1 and lines[0].startswith("mfmjt") and words in lines[0], lines
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--address", "foo"], "cannot reach 'foo'"),
+    (["--port", "70000"], "--port: 70000 is not a port"),
+    (["--timeout", "0"], "--timeout: 0 must be at least 0.1"),
+    (["--server-key", "x" * 40, "--client-key", "/no/such.key_secret"], "no client key file at /no/such.key_secret"),
+])
+def test_the_client_refuses_where_it_cannot_go_in_one_line(args, words, tmp_path, capsys):
+    got, lines = _run(["client", "-d", "1", "-o", str(tmp_path / "out.wav"), *args], capsys)
+    assert got == 2 and len(lines) == 1 and words in lines[0], lines

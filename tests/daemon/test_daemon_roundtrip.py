@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -134,3 +135,27 @@ def test_one_duration_limit_from_the_daemon_to_the_pipeline(client):
         client.poll(0.05)
     assert job.error is not None and job.error.code == "cancelled", job.error
     assert client.generate(prompt="fine", duration=1.0, sample_rate=16_000).samples == 16_000
+
+
+def test_cli_client_refuses_an_upload_the_daemon_would_drop_at_once(daemon, tmp_path):
+    # the shared daemon takes 16 MiB: a 20 MB upload was re-sent three times and ended as 'no answer'
+    big = tmp_path / "big.mp4"
+    big.write_bytes(os.urandom(20 * 2**20))
+    cmd = [sys.executable, "-m", "mfmjt_cli", "client", "--address", daemon.address, str(big), "--send", "bytes",
+           "--timeout", "3", "-o", str(tmp_path / "t.wav"), "--quiet"]
+    began = time.monotonic()
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and time.monotonic() - began < 20, run.stderr
+    assert "is 20.0 MiB; this daemon takes requests up to 16.0 MiB" in run.stderr and "[too_large]" in run.stderr
+    assert not (tmp_path / "t.wav").exists()
+
+
+def test_cli_client_sends_bytes_to_a_daemon_that_reads_no_paths(start_daemon, clip, tmp_path):
+    remote_like = start_daemon("--no-allow-paths")
+    out = tmp_path / "take.wav"
+    run = subprocess.run([sys.executable, "-m", "mfmjt_cli", "client", "--address", remote_like.address, str(clip),
+                          "--end", "1", "--seed", "2", "-o", str(out), "--quiet"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr  # (sent as a path it is refused: 'does not read local paths')
+    with wave.open(str(out)) as w:
+        assert w.getnframes() == w.getframerate()  # one second of the clip, sent as bytes
