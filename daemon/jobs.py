@@ -281,14 +281,15 @@ class Worker(threading.Thread):
             job.stage, job.fraction = stage, min(max(float(fraction), 0.0), 1.0)
             if stage != last[0] or now - last[1] >= PROGRESS_INTERVAL_S or fraction >= 1.0:
                 last[0], last[1] = stage, now
-                self.emit(("progress", job))
+                # the values as reported: the event is sent later, when the job has moved on
+                self.emit(("progress", job, job.stage, job.fraction))
             # Cancellation takes effect at the next progress report, even if the generator
             # checks its token less often.
             job.token.raise_if_cancelled()
 
         try:
             job.token.raise_if_cancelled()
-            self.emit(("progress", job))
+            self.emit(("progress", job, job.stage, job.fraction))
             result = self.generator.run(job.request, progress=progress, cancel=job.token)
         except CancelledError as exc:
             return ("failed", job, job.cancel_code or exc.code, job.cancel_message or str(exc))

@@ -238,7 +238,7 @@ class Server:
                 continue  # already answered (cancelled while queued, shut down)
             try:
                 if kind == "progress":
-                    self._send_progress(job)
+                    self._send_progress(job, *rest)
                 elif kind == "done":
                     self._finish_done(job, rest[0])
                 elif rest[0] == protocol.CLIENT_GONE and job.cancel_message == _FREED:
@@ -262,6 +262,7 @@ class Server:
                 log.warning("job %s ran past the time limit of %.0f s: stopping it", job.id, self.config.job_timeout_s)
                 job.cancel(protocol.TIME_LIMIT, f"the job ran longer than this daemon's limit of "
                            f"{self.config.job_timeout_s:g} s (mfmjt serve --job-timeout)")
+        self._drain_events()  # the worker's reports first: a beat then never sends a stage before an older one
         for job in list(self._active.values()):
             if self._active.get(job.key) is job:
                 self._send_progress(job)
@@ -291,9 +292,13 @@ class Server:
         header.update({k: v for k, v in (("job", job), ("req", req), ("about", about)) if v is not None})
         self._send(client, header)
 
-    def _send_progress(self, job: Job) -> None:
+    def _send_progress(self, job: Job, stage: str | None = None, fraction: float | None = None) -> None:
+        """A progress event: the stage and fraction the worker reported (its event's), else the
+        job's current ones (heartbeats, queue positions)."""
         now = time.monotonic()
-        header = {"op": "progress", "job": job.id, "stage": job.stage, "fraction": round(job.fraction, 4),
+        stage = job.stage if stage is None else stage
+        fraction = job.fraction if fraction is None else fraction
+        header = {"op": "progress", "job": job.id, "stage": stage, "fraction": round(fraction, 4),
                   "eta_s": job.eta_s(now), "elapsed_s": round(now - job.submitted, 3)}
         if job.state == "queued":
             header["position"] = self._queue.position(job)

@@ -189,9 +189,9 @@ class Generator:
                 clip_f, sync_f = self._video_features(request, start + w.start, w.duration, timings)
                 progress("encode", w.index / len(windows))  # sampling reports from here on: never backwards
                 cancel.raise_if_cancelled()
+                # (the window ends in its decode_audio report: each stage is reported once, in order)
                 pieces.append(self._sample_window(w, clip_f, sync_f, text_f, uncond_text_f, seeds, request, timings,
                                                   progress, cancel, len(windows)))
-                progress("sample", (w.index + 1) / len(windows))
         cancel.raise_if_cancelled()
         native = self.model.codec.sample_rate
         audio = stitch(pieces, windows, native, round(length * native))

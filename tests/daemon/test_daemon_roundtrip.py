@@ -159,3 +159,19 @@ def test_cli_client_sends_bytes_to_a_daemon_that_reads_no_paths(start_daemon, cl
     assert run.returncode == 0, run.stderr  # (sent as a path it is refused: 'does not read local paths')
     with wave.open(str(out)) as w:
         assert w.getnframes() == w.getframerate()  # one second of the clip, sent as bytes
+
+
+def test_progress_arrives_stage_by_stage_in_the_pipelines_order(client, clip):
+    """The panel shows what each event says: stages once each per window, in order, and a fraction
+    that never goes back (events carried the job's state at sending time, and the pipeline said
+    'sample' again after each window's decode)."""
+    import re
+
+    for request in ({"video": clip, "end": 4.0}, {"prompt": "rain", "duration": 20.0}):
+        seen = []
+        client.generate(**request, seed=1, progress=seen.append)
+        stages = [p.stage for p in seen]
+        runs = [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]]
+        assert re.fullmatch(r"(queued )?(starting )?(encode sample decode_audio )+resample", " ".join(runs)), runs
+        fractions = [p.fraction for p in seen if p.stage not in ("queued", "starting")]
+        assert fractions == sorted(fractions), fractions
