@@ -88,12 +88,16 @@ def check_outputs(args: argparse.Namespace, suffixes=(".wav", ".flac")) -> list[
 def check_mux_target(video: str, mux: str) -> None:
     """--mux writes a copy: never over the source (its own sound would be lost), and only into a
     container that can carry the source's picture (checked now, not after the generation)."""
+    from mfmjt_core.media.media_errors import MediaWriteError
     from mfmjt_core.media.mux import check_mux
 
     source, copy = Path(video).expanduser(), Path(mux).expanduser()
     if copy.exists() and copy.resolve() == source.resolve():
         raise UsageError(f"--mux {mux} is the video itself: name a new file for the copy")
-    check_mux(source, copy)
+    try:
+        check_mux(source, copy)
+    except MediaWriteError as exc:  # a name the picture cannot go into: the user's choice to change
+        raise UsageError(str(exc)) from None
 
 
 def levels_text(level) -> str:

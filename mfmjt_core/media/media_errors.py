@@ -46,6 +46,10 @@ class EmptyRangeError(MediaError):
 
 
 class MediaWriteError(MediaError):
-    """An output file could not be written (folder missing, not writable, encoder refused)."""
+    """An output file could not be written (folder missing, not writable, encoder refused).
+
+    Exit 1 (a failure), not 3: the input media was fine. Names found wrong before any work are
+    usage errors (exit 2) instead, and a full disk a ResourceError (exit 7)."""
 
     reason = "media_write_failed"
+    exit_code = 1

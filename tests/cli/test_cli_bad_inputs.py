@@ -138,3 +138,24 @@ def test_the_client_refuses_the_same_inputs_before_sending(name, args, code, wor
 def test_the_client_refuses_where_it_cannot_go_in_one_line(args, words, tmp_path, capsys):
     got, lines = _run(["client", "-d", "1", "-o", str(tmp_path / "out.wav"), *args], capsys)
     assert got == 2 and len(lines) == 1 and words in lines[0], lines
+
+
+def test_a_folder_that_turns_read_only_during_the_job_is_exit_1_and_keeps_the_old_take(tmp_path, capsys, monkeypatch):
+    # the input was fine: not exit 3 ('bad media'), as it was
+    from mfmjt_core.pipeline.generator import Generator
+    from tests.cli.conftest import mounted_tmpfs
+
+    with mounted_tmpfs(tmp_path / "disk", "size=4m") as disk:
+        take = disk / "out.wav"
+        take.write_bytes(b"the previous take")
+        generate = Generator.generate
+
+        def generate_then_lose_the_disk(self, **request):
+            result = generate(self, **request)
+            subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+            return result
+
+        monkeypatch.setattr(Generator, "generate", generate_then_lose_the_disk)
+        got, lines = _run(["generate", "-d", "1", *TINY, "-o", str(take)], capsys)
+        assert got == 1 and "Read-only file system" in lines[-1], lines
+        assert take.read_bytes() == b"the previous take"

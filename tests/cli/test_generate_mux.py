@@ -76,7 +76,7 @@ def test_a_picture_the_container_cannot_carry_is_refused_before_generation(tmp_p
             c.mux(packet)
     code = main(["generate", str(raw), *TINY, "-o", str(tmp_path / "t.wav"), "--mux", str(tmp_path / "c.mp4")])
     lines = capsys.readouterr().err.strip().splitlines()
-    assert code == 3 and len(lines) == 1, lines
+    assert code == 2 and len(lines) == 1, lines
     # raw video goes into neither MP4 nor Matroska (its header is refused), only into MOV
     assert "cannot copy the picture (rawvideo) into c.mp4" in lines[0], lines
     assert "an .mov copy can carry it" in lines[0], lines
