@@ -44,6 +44,7 @@ def _progress_printer(quiet: bool):
 
 
 def run(args: argparse.Namespace) -> int:
+    import zmq
     from mfmjt_daemon.client import Client, DaemonError
     from mfmjt_daemon.events import levels_text
 
@@ -60,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
             result = client.generate(args.video, progress=_progress_printer(args.quiet), send=send, **params)
     except ValueError as exc:
         print(f"mfmjt client: {exc}", file=sys.stderr)
+        return 2
+    except zmq.ZMQError as exc:  # an address ZeroMQ cannot even parse
+        print(f"mfmjt client: cannot reach {address!r} ({exc}): give a ZeroMQ endpoint such as "
+              "tcp://127.0.0.1:5557 or ipc:///path/to/socket", file=sys.stderr)
         return 2
     except DaemonError as exc:
         if not args.quiet and sys.stderr.isatty():

@@ -33,12 +33,22 @@ def editor(scene: Any, create: bool = False) -> Any:
     return scene.sequence_editor
 
 
+def _shown(ed: Any) -> Any:
+    """The strip collection the timeline shows and edits: the top level, or the meta strip the
+    user went into (Tab), whose strips keep the timeline's frames."""
+    if ed.meta_stack:
+        meta = ed.meta_stack[-1]
+        return meta.strips if hasattr(meta, "strips") else meta.sequences
+    return ed.strips if hasattr(ed, "strips") else ed.sequences
+
+
 def strips(scene: Any) -> list[Any]:
-    """The strips on the scene's timeline (not those inside meta strips)."""
+    """The strips the timeline shows: the top level's, or those of the meta strip being edited
+    (not the strips nested further inside meta strips)."""
     ed = editor(scene)
     if ed is None:
         return []
-    return list(ed.strips if hasattr(ed, "strips") else ed.sequences)
+    return list(_shown(ed))
 
 
 def all_strips(scene: Any) -> list[Any]:
@@ -69,10 +79,10 @@ def is_sound(strip: Any) -> bool:
 
 
 def new_sound(scene: Any, name: str, filepath: str, channel: int, frame_start: int) -> Any:
-    """Add a sound strip on the timeline (`filepath` may be blend-relative, `//...`)."""
+    """Add a sound strip where the timeline shows strips (inside a meta strip being edited, there);
+    `filepath` may be blend-relative, `//...`."""
     ed = editor(scene, create=True)
-    collection = ed.strips if hasattr(ed, "strips") else ed.sequences
-    return collection.new_sound(name=name, filepath=filepath, channel=channel, frame_start=frame_start)
+    return _shown(ed).new_sound(name=name, filepath=filepath, channel=channel, frame_start=frame_start)
 
 
 def set_video_output(image_settings: Any) -> None:

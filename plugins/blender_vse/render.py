@@ -200,6 +200,9 @@ def render_range(scene: Any, frames: FrameRange, folder: str, height: int = 384)
     """
     if frames.frames < 1:
         raise RenderError("the range is empty")
+    if frames.start < 0:  # Blender renders from frame 0: the clip would start late and run short
+        raise RenderError(f"The range starts at frame {frames.start}, and Blender renders from frame 0 only: "
+                          "move the strips to frame 0 or later.")
     pictures = [st for st in compat.strips(scene) if not compat.is_sound(st) and overlaps(st, frames)]
     if not pictures and scene.camera is None:  # Blender would refuse: "no camera"
         raise RenderError(f"Frames {frames.start}-{frames.end - 1} show no picture: select strips with "

@@ -138,3 +138,14 @@ def test_failed_render_restores_settings(extension, scene, tmp_path, monkeypatch
     with pytest.raises(extension.render.RenderError, match="simulated failure"):
         extension.render.render_range(scene, extension.timeline.FrameRange(1, 10, "scene"), str(tmp_path))
     assert _all_settings(scene) == before
+
+
+def test_a_range_before_frame_0_is_refused_before_rendering(extension, scene, videos, tmp_path):
+    # Blender renders from frame 0: the clip started 10 frames late, ran 10 short, and the daemon
+    # answered 'bad media' about a range past the end of the video
+    add_movie(scene, videos["24"], channel=1, frame_start=-10, select=True)
+    frames = extension.timeline.generation_range(scene)
+    assert (frames.start, frames.end) == (-10, 38)
+    with pytest.raises(extension.render.RenderError, match="starts at frame -10, and Blender renders from frame 0"):
+        extension.render.render_range(scene, frames, str(tmp_path))
+    assert list(tmp_path.iterdir()) == []

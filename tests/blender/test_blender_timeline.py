@@ -86,3 +86,43 @@ def test_render_size(extension, scene, size, percent, height, expected):
     got = extension.render.render_size(scene, height)
     assert (got.width, got.height, got.percentage, got.resolution) == expected
     assert extension.render.preview_size(scene, height) == expected[:2]
+
+
+def _enter_meta(scene, members):
+    """Make a meta strip of `members` and go into it (Tab), with the sequencer's own operators in a
+    sequencer area made for them, as an editor does."""
+    window = bpy.context.window_manager.windows[0]
+    window.scene = scene
+    area = max(window.screen.areas, key=lambda a: a.width * a.height)
+    was, area.type = area.type, "SEQUENCE_EDITOR"
+    try:
+        region = next(r for r in area.regions if r.type == "WINDOW")
+        for strip in scene.sequence_editor.strips_all:
+            strip.select = strip in members
+        with bpy.context.temp_override(window=window, area=area, region=region, scene=scene):
+            bpy.ops.sequencer.meta_make()
+            bpy.ops.sequencer.meta_toggle()
+    finally:
+        area.type = was
+
+
+@pytest.mark.skipif(bpy.app.version >= (5, 0, 0), reason="the meta operators are not run in headless 5.0")
+def test_inside_a_meta_strip_the_strips_selected_there_are_the_range_and_takes_go_there(extension, scene, videos):
+    # the range was the meta's (or the whole scene's) and takes went to the top level, out of view
+    tl, compat = extension.timeline, extension.compat
+    outer = add_movie(scene, videos["24"], channel=2, frame_start=1)  # [1, 49)
+    inner = add_movie(scene, videos["24"], channel=3, frame_start=60)  # [60, 108)
+    _enter_meta(scene, [outer, inner])
+    ed = scene.sequence_editor
+    assert len(ed.meta_stack) == 1
+    shown = compat.strips(scene)
+    assert {s.name for s in shown} == {outer.name, inner.name}
+    for strip in shown:
+        strip.select = strip.name == inner.name
+    frames = tl.generation_range(scene)
+    assert frames == tl.FrameRange(60, 108, "selection")
+    assert tl.picture_channel(scene, frames) == 3
+    (channel,) = tl.free_channels(scene, frames, above=3, count=1)
+    take = compat.new_sound(scene, "take", str(videos["24"]), channel, frames.start)
+    meta = ed.meta_stack[-1]
+    assert take.name in {s.name for s in meta.strips} and take.name not in {s.name for s in ed.strips}
