@@ -13,7 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mfmjt_daemon.protocol import DEFAULT_PORT
 
     parser.add_argument(
-        "--port", type=tcp_port, default=DEFAULT_PORT, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})"
+        "--port", type=listening_port, default=DEFAULT_PORT,
+        help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT}; 0: any free port)"
     )
     parser.add_argument("--bind", metavar="ADDR", help="full ZeroMQ endpoint instead, e.g. tcp://192.168.1.5:5557 "
                         "or ipc:///tmp/mfmjt; anything but loopback or ipc needs CURVE keys (--keys)")
@@ -61,15 +62,20 @@ def at_least(low: float, kind: type):
     return parse
 
 
-def tcp_port(text: str) -> int:
+def tcp_port(text: str, low: int = 1) -> int:
     """An argparse type: a TCP port, 1-65535 (ZeroMQ would wrap 99999 round to another port)."""
     try:
         port = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1-65535")
+    if not low <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use {low}-65535")
     return port
+
+
+def listening_port(text: str) -> int:
+    """A port to listen on: 1-65535, or 0 for any free one (the daemon prints which)."""
+    return tcp_port(text, low=0)
 
 
 def run(args: argparse.Namespace) -> int:
