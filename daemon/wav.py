@@ -56,7 +56,8 @@ def write_wav(path: str | os.PathLike, result: Result, variation: int = 0) -> Pa
     target = Path(path).expanduser()
     temp = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
-        with wave.open(str(temp), "wb") as out:
+        # (the file opened first: a wave writer whose file failed to open prints an error when collected)
+        with open(temp, "wb") as file, wave.open(file, "wb") as out:
             out.setnchannels(result.channels)
             out.setsampwidth(3)
             out.setframerate(result.sample_rate)

@@ -37,6 +37,8 @@ def export_mp4(info: VideoInfo, result: Result, variation: int, start: float, pa
     if result.sample_rate not in AAC_RATES:
         raise ValueError(f"AAC cannot store {result.sample_rate} Hz; ask the daemon for 48000")
     target = Path(path)
+    if target.resolve() == Path(info.path).resolve():  # the export would replace its own picture
+        raise ValueError(f"{target.name} is the video the take was made from: choose another name")
     temp = target.with_name(f".{target.name}.partial-{os.getpid()}.mp4")
     try:
         with av.open(info.path) as source, av.open(str(temp), "w") as out:
@@ -72,6 +74,9 @@ def _write(source, out, info: VideoInfo, audio: np.ndarray, rate: int, start: fl
             _mux_until(out, pending, packet)
             out.mux(packet)
         index += 1
+    if index < count - 1:  # (one frame short is the range's rounding at the video's end)
+        raise ValueError(f"the video has {index} of the take's {count} frames from {start:.3f} s: its picture "
+                         "ends before the take does")
     for packet in video_out.encode(None):
         _mux_until(out, pending, packet)
         out.mux(packet)

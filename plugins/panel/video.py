@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -33,7 +34,7 @@ class VideoInfo:
     def snap(self, seconds: float) -> float:
         """The start time of the frame that is on screen at `seconds` (frame grid from 0)."""
         index = int(max(0.0, min(seconds, self.duration)) * self.fps + 1e-6)
-        return float(min(index, self.frame_count) / self.fps)
+        return float(min(index, self.frame_count - 1) / self.fps)  # the last frame, not the end after it
 
 
 class VideoError(Exception):
@@ -85,19 +86,26 @@ class FrameReader:
         self._container.close()
 
     def frame_at(self, seconds: float) -> np.ndarray:
-        """RGB (H, W, 3) of the last frame whose time stamp is at or before `seconds`
-        (times count from the file's first frame, like the panel's timeline)."""
-        t = self.info.start_time + max(0.0, min(seconds, self.info.duration))
+        """RGB (H, W, 3) of the last frame whose time stamp is at or before `seconds` plus half a
+        frame (times count from the file's first frame, like the panel's timeline)."""
+        # A frame stamped up to half a frame after `seconds` is the frame at `seconds`: 90 kHz and
+        # 600 timescales round stamps a little late, and the export and the daemon read them so.
+        t = self.info.start_time + max(0.0, min(seconds, self.info.duration)) + 0.5 / float(self.info.fps)
         if self._shown is not None and self._shown_time <= t and (self._pending is None or t < self._pending.time):
             return self._shown
         if self._shown is None or t < self._shown_time or t - self._shown_time > _SEEK_AHEAD_S:
             self._seek(t)
         while True:
-            frame = self._pending if self._pending is not None else next(self._frames, None)
+            try:
+                frame = self._pending if self._pending is not None else next(self._frames, None)
+            except av.error.FFmpegError as exc:  # damaged data: the panel says so, it does not crash
+                self._seek(t)  # (a decoder that failed does not go on; the next call starts afresh)
+                raise VideoError(f"{Path(self.info.path).name} cannot be decoded at {seconds:.3f} s: "
+                                 f"{exc.strerror or exc}") from None
             self._pending = None
             if frame is None:
                 break
-            if self._shown is not None and frame.time is not None and frame.time > t + 1e-6:
+            if self._shown is not None and frame.time is not None and frame.time > t:
                 self._pending = frame
                 break
             self._shown = frame.reformat(width=self.size[0], height=self.size[1], format="rgb24").to_ndarray()

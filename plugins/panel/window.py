@@ -60,6 +60,7 @@ class PanelWindow(QMainWindow):
         self.phase = ""  # the job's phase as the link last told it (mfmjt_daemon.job_state)
         self.result = None
         self.result_video: VideoInfo | None = None
+        self.job_video: VideoInfo | None = None  # the video the running job was made from
         self.selected = 0
         self.export_dir = Path(tempfile.gettempdir()) / "mfmjt-panel"
         self.playback = Playback(self)
@@ -170,7 +171,10 @@ class PanelWindow(QMainWindow):
         try:
             info = probe(path)
             reader = FrameReader(info)
+            first = reader.frame_at(0.0)  # a header that opens but frames that do not decode: refused here
         except VideoError as exc:
+            if "reader" in locals():
+                reader.close()
             self.stage_label.setText(str(exc))
             return False
         self.playback.stop()
@@ -181,7 +185,9 @@ class PanelWindow(QMainWindow):
         self.setWindowTitle(f"MF-MJT - {Path(path).name}")
         self.strip.set_thumbnails([], info.duration)
         threading.Thread(target=self._make_thumbnails, args=(info,), daemon=True).start()
-        self.seek(0.0)
+        self.position = 0.0
+        self.frame_view.show_frame(first)
+        self._update_marks()
         return True
 
     def _make_thumbnails(self, info: VideoInfo) -> None:
@@ -203,7 +209,11 @@ class PanelWindow(QMainWindow):
         if self.info is None:
             return
         self.position = self.info.snap(seconds)
-        self.frame_view.show_frame(self.reader.frame_at(self.position))
+        try:
+            self.frame_view.show_frame(self.reader.frame_at(self.position))
+        except VideoError as exc:  # a damaged stretch: the last good picture stays, the reason is shown
+            self.playback.stop()
+            self.stage_label.setText(str(exc))
         self._update_marks()
 
     def step(self, frames: int) -> None:
@@ -251,6 +261,7 @@ class PanelWindow(QMainWindow):
         # unset marks go as None: the daemon then uses the file's own start or end
         self.job = self.link.submit(self.info.path, start=self.mark_in, end=self.mark_out,
                                     **self.form.request().submit_kwargs())
+        self.job_video = self.info
         self.phase = "sending"
         self.generate_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -296,7 +307,7 @@ class PanelWindow(QMainWindow):
         took = result.header.get("run_s")
         self.stage_label.setText(f"done: {result.variations} x {result.duration:.2f} s"
                                  + (f" in {took:.2f} s" if took is not None else ""))
-        self.result, self.result_video = result, self.info
+        self.result, self.result_video = result, self.job_video  # not whatever is open now
         self.takes.show_result(result)
         for b in (self.play_button, self.wav_button, self.mp4_button):
             b.setEnabled(True)
@@ -310,7 +321,7 @@ class PanelWindow(QMainWindow):
             return
         if self.info is None:
             return
-        if self.result is not None and self.result_video is self.info:
+        if self.result is not None and self.result_video is not None and self.result_video.path == self.info.path:
             start = self.result.start
             self.playback.play(start, start + self.result.duration, variation_audio(self.result, self.selected),
                                self.result.sample_rate)
@@ -341,7 +352,11 @@ class PanelWindow(QMainWindow):
             )
             if not path:
                 return None
-        written = export_wav(self.result, self.selected, path)
+        try:
+            written = export_wav(self.result, self.selected, path)
+        except (ValueError, OSError) as exc:
+            QMessageBox.warning(self, "Export WAV", str(exc))
+            return None
         self.stage_label.setText(f"wrote {written}")
         return written
 
@@ -374,8 +389,13 @@ class PanelWindow(QMainWindow):
         if self.result is None:
             return
         self.takes.select(index)
+        try:
+            mime = self.drag_mime(index)
+        except (ValueError, OSError) as exc:  # the export folder is full or not writable
+            self.stage_label.setText(f"cannot drag the take out: {exc}")
+            return
         drag = QDrag(self.takes.views[index])
-        drag.setMimeData(self.drag_mime(index))
+        drag.setMimeData(mime)
         drag.exec(Qt.DropAction.CopyAction)
 
     # ---- window events ------------------------------------------------------------------------
