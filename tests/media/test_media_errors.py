@@ -6,9 +6,9 @@ import os
 import time
 from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
+from media_copies import remux
 
 from mfmjt_core.errors import MediaError
 from mfmjt_core.media import (
@@ -134,15 +134,7 @@ def test_truncated_file_with_index_in_front_returns_what_exists(tmp_path, codes)
     noise = np.random.default_rng(5).integers(-40, 41, (50, 80, 128, 3))
     frames = np.clip(codes.make(50).astype(int) + noise, 0, 255).astype(np.uint8)
     source = write_video(tmp_path / "noisy.mp4", frames, Fraction(25), gop=12)
-    faststart = tmp_path / "faststart.mp4"
-    fast = {"movflags": "faststart"}
-    with av.open(str(source)) as src, av.open(str(faststart), "w", options=fast) as out:
-        stream = out.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                out.mux(packet)
-    data = faststart.read_bytes()
+    data = remux(source, tmp_path / "faststart.mp4", movflags="faststart").read_bytes()
     cut = tmp_path / "cut_faststart.mp4"
     cut.write_bytes(data[: len(data) // 2])
 

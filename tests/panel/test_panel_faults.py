@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from media_copies import remux
 from panel_testing import frame_gray
 from PySide6.QtCore import Qt
 
@@ -32,12 +33,7 @@ def clip_90khz(clip, tmp_path_factory) -> Path:
     """The test clip's packets in an MP4 whose video clock is 90 kHz: 23.976 fps frames fall
     between its ticks, so their stamps are rounded (cameras' .ts/.mts and many phones do this)."""
     out = tmp_path_factory.mktemp("clips") / "square_90k.mp4"
-    with av.open(str(clip)) as src, av.open(str(out), "w", options={"video_track_timescale": "90000"}) as dst:
-        stream = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                dst.mux(packet)
+    remux(clip, out, video_track_timescale="90000")
     with av.open(str(out)) as check:
         assert check.streams.video[0].time_base == Fraction(1, 90000)
     return out
@@ -97,12 +93,7 @@ def test_a_video_whose_frames_do_not_decode_is_refused_whole(panel, qtbot, clip,
     assert window.open_video(clip)
     # a fast-start copy cut after its index: the header opens, no frame decodes
     whole = tmp_path / "whole.mp4"
-    with av.open(str(clip)) as src, av.open(str(whole), "w", options={"movflags": "faststart"}) as dst:
-        stream = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                dst.mux(packet)
+    remux(clip, whole, movflags="faststart")
     data = whole.read_bytes()
     mdat = data.index(b"mdat")
     broken = tmp_path / "broken.mp4"

@@ -96,19 +96,14 @@ def test_a_file_cut_short_of_its_stated_length_is_said_not_silently_held(tmp_pat
     the last frame is held. The take goes on, and the log says where the picture ended."""
     import logging
 
-    import av
+    from media_copies import remux
 
     from mfmjt_core.media import write_video
 
     frames = np.random.default_rng(5).integers(0, 255, (100, 48, 64, 3), dtype=np.uint8)
     source = write_video(tmp_path / "noisy.mp4", frames, Fraction(25), gop=12)
     whole = tmp_path / "whole.mp4"
-    with av.open(str(source)) as src, av.open(str(whole), "w", options={"movflags": "faststart"}) as out:
-        stream = out.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                out.mux(packet)
+    remux(source, whole, movflags="faststart")
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     small = SimpleNamespace(cfg=SimpleNamespace(frame_size=16))
