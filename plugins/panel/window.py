@@ -171,10 +171,13 @@ class PanelWindow(QMainWindow):
         try:
             info = probe(path)
             reader = FrameReader(info)
+        except VideoError as exc:
+            self.stage_label.setText(str(exc))
+            return False
+        try:
             first = reader.frame_at(0.0)  # a header that opens but frames that do not decode: refused here
         except VideoError as exc:
-            if "reader" in locals():
-                reader.close()
+            reader.close()
             self.stage_label.setText(str(exc))
             return False
         self.playback.stop()
