@@ -11,8 +11,8 @@ HELP = "generate sound through a running daemon (the request options of `generat
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mfmjt_cli.arg_types import at_least, tcp_port
     from mfmjt_cli.commands.generate import add_request_arguments
-    from mfmjt_cli.commands.serve import at_least, tcp_port
 
     add_request_arguments(parser)  # the same request options as `mfmjt generate`
     parser.add_argument("--address", help="daemon endpoint (default $MFMJT_DAEMON or tcp://127.0.0.1:5557)")

@@ -17,9 +17,8 @@ HELP = "distill a flow-matching model (embedded, a model file or a published bun
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mfmjt_cli.arg_types import option_type  # a request's bounds: a scale no request could use is refused
     from mfmjt_schema.fields import field
-
-    from .generate import option_type  # the request fields' bounds: a scale a request could not use is refused
 
     parser.add_argument("teacher", help="embedded, a model file (.safetensors), or a bundle name "
                                          "(mmaudio-small-16k ...)")

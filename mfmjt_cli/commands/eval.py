@@ -121,8 +121,7 @@ def _positive_seconds(text: str) -> float:
 
 def _add_clips_arguments(sub) -> None:
     import mfmjt_schema
-
-    from .generate import option_type
+    from mfmjt_cli.arg_types import option_type
 
     p = sub.add_parser(
         "clips", help="onset F1, log-mel and Fréchet distances, RTF on a folder of your own videos, each "
@@ -328,10 +327,9 @@ def _classifier_text(results: dict) -> str:
 def run_clips(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from mfmjt_cli.arg_types import check_device
     from mfmjt_core.evaluation.clips import ClipsSettings, run_clips
     from mfmjt_core.evaluation.clips_report import write_clips_report
-
-    from .generate import check_device
 
     settings = ClipsSettings(
         folder=Path(args.folder), out=Path(args.out), model=args.model, recursive=args.recursive,

@@ -7,25 +7,11 @@ import sys
 from pathlib import Path
 
 import mfmjt_schema
+from mfmjt_cli.arg_types import check_device, option_type
 from mfmjt_core.errors import UsageError
 
 NAME = "generate"
 HELP = "generate sound for a video range (or a prompt) and write it to a file"
-
-
-def option_type(spec: mfmjt_schema.Field):
-    """argparse `type` for a schema field: parses the text, checks the bounds, and lets argparse
-    turn a bad value into one usage line (exit 2) naming the option and what fits."""
-    def parse(text: str):
-        try:
-            value = {"int": int, "number": float}.get(spec.kind, str)(text)
-            if spec.kind == "choice" and spec.choices and type(spec.choices[0]) is int:
-                value = int(text)
-            return spec.check(value)
-        except (ValueError, mfmjt_schema.FieldError):
-            raise argparse.ArgumentTypeError(f"must be {spec.what()}, got {text!r}") from None
-    parse.__name__ = spec.kind  # argparse names the type in some messages
-    return parse
 
 
 def add_request_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,23 +100,6 @@ def print_loudness_note(path: Path, level: dict | None, target: float | None) ->
     note = None if level is None else loudness_note(level, target)
     if note:
         print(f"note: {path.name}: {note}", file=sys.stderr)
-
-
-def check_device(name: str) -> str:
-    """`name` if torch can use it here, else UsageError (before a model is loaded onto it)."""
-    import torch
-
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"unknown device {name!r}: use cpu, cuda, cuda:1, mps ...") from None
-    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
-        raise UsageError(f"device {name!r} is not available here (CUDA devices: {torch.cuda.device_count()})")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError("device 'mps' is not available here")
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise UsageError(f"device {name!r} is not supported: use cpu, cuda or mps")
-    return name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

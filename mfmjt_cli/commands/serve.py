@@ -12,6 +12,8 @@ HELP = "run the generation daemon (ZeroMQ, loopback by default)"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mfmjt_daemon.protocol import DEFAULT_PORT
 
+    from mfmjt_cli.arg_types import at_least, listening_port
+
     parser.add_argument(
         "--port", type=listening_port, default=DEFAULT_PORT,
         help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT}; 0: any free port)"
@@ -45,43 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
-def at_least(low: float, kind: type):
-    """An argparse type: a finite number of `kind` >= low (a bad value is a usage error)."""
-    def parse(text: str):
-        import math
-
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value) or value < low:
-            raise argparse.ArgumentTypeError(f"{text} must be at least {low:g}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def tcp_port(text: str, low: int = 1) -> int:
-    """An argparse type: a TCP port, 1-65535 (ZeroMQ would wrap 99999 round to another port)."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not low <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port: use {low}-65535")
-    return port
-
-
-def listening_port(text: str) -> int:
-    """A port to listen on: 1-65535, or 0 for any free one (the daemon prints which)."""
-    return tcp_port(text, low=0)
-
-
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mfmjt_cli.commands.generate import check_device
+    from mfmjt_cli.arg_types import check_device
 
     for device in args.device.split(","):  # before the model loads onto it: one line, exit 2
         check_device(device.strip())
